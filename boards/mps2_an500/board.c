@@ -1,0 +1,98 @@
+/*
+ * Board layer for QEMU's mps2-an500 machine (Arm MPS2 AN500 FPGA image, Cortex-M7 at 25 MHz).
+ * The CI emulator: the same portable core as the NUCLEO-H743ZI, a CMSDK APB UART0 as the console.
+ * Register map: Arm CMSDK APB UART (DDI 0479) as modelled by QEMU 7.2 (hw/char/cmsdk-apb-uart.c).
+ */
+#include "core/board.h"
+#include "core/ring.h"
+#include "arch/cortex_m7/cm7.h"
+#include "board_irq.h"
+
+#define UART0_BASE        0x40004000u
+#define UART0_DATA        CM7_REG(UART0_BASE + 0x00u)
+#define UART0_STATE       CM7_REG(UART0_BASE + 0x04u)
+#define UART0_CTRL        CM7_REG(UART0_BASE + 0x08u)
+#define UART0_INTSTATUS   CM7_REG(UART0_BASE + 0x0Cu)  /* write 1 to clear (INTCLEAR) */
+#define UART0_BAUDDIV     CM7_REG(UART0_BASE + 0x10u)
+
+#define UART_STATE_TXFULL (1u << 0)
+#define UART_STATE_RXFULL (1u << 1)
+#define UART_STATE_RXOVR  (1u << 3)
+#define UART_CTRL_TXEN    (1u << 0)
+#define UART_CTRL_RXEN    (1u << 1)
+#define UART_CTRL_RXINTEN (1u << 3)
+#define UART_INT_RX       (1u << 1)
+
+#define UART0_RX_IRQ      0u
+#define CONSOLE_BAUD      115200u   /* QEMU does not pace the line; the divisor only has to be valid */
+#define RX_RING_BYTES     1024u
+
+static uint8_t s_rx_storage[RX_RING_BYTES];
+static ring_t s_rx;
+static volatile uint32_t s_hw_overruns;
+
+void board_init(void)
+{
+    ring_init(&s_rx, s_rx_storage, RX_RING_BYTES);
+    UART0_BAUDDIV = F_CPU / CONSOLE_BAUD;
+    UART0_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXINTEN;
+    cm7_nvic_enable(UART0_RX_IRQ, 0x40);
+    cm7_systick_start(F_CPU);
+    cm7_enable_irq();
+}
+
+void UART0_RX_IRQHandler(void)
+{
+    /* Clear first, then drain: a byte arriving after the drain raises the interrupt again. */
+    UART0_INTSTATUS = UART_INT_RX;
+    if (UART0_STATE & UART_STATE_RXOVR) {
+        UART0_STATE = UART_STATE_RXOVR; /* write 1 to clear */
+        s_hw_overruns++;
+    }
+    while (UART0_STATE & UART_STATE_RXFULL) {
+        (void)ring_push(&s_rx, (uint8_t)UART0_DATA);
+    }
+}
+
+void board_uart_write(const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        while (UART0_STATE & UART_STATE_TXFULL) {
+        }
+        UART0_DATA = data[i];
+    }
+}
+
+size_t board_uart_read(uint8_t *out, size_t max)
+{
+    return ring_pop(&s_rx, out, max);
+}
+
+uint32_t board_uart_rx_overflows(void)
+{
+    return s_rx.overflows + s_hw_overruns;
+}
+
+uint32_t board_millis(void)
+{
+    return cm7_millis();
+}
+
+void board_idle(void)
+{
+    cm7_disable_irq();
+    if (ring_count(&s_rx) == 0) {
+        cm7_wfi(); /* a pending interrupt ends WFI even while masked */
+    }
+    cm7_enable_irq();
+}
+
+uint32_t board_cpu_hz(void)
+{
+    return F_CPU;
+}
+
+const char *board_clock_source(void)
+{
+    return "QEMU 25 MHz";
+}

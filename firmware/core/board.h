@@ -1,0 +1,38 @@
+/*
+ * board.h - what the portable core needs from a board.
+ *
+ * Each board folder (boards/<id>/) implements this interface once: clocks, caches, the tick,
+ * the console UART. The core (app, protocol, solver) never touches a register itself, so the
+ * same core runs on the NUCLEO-H743ZI, in Renode's STM32H743 model and in QEMU's mps2-an500.
+ */
+#ifndef RTLNF_BOARD_H
+#define RTLNF_BOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Brings up clocks, caches, the millisecond tick and the console UART (RX interrupt-driven).
+ * Every hardware wait inside is bounded: a bit an emulator does not model never hangs the boot. */
+void board_init(void);
+
+/* Queues len bytes for transmission; returns when the last byte is in the UART's TX register. */
+void board_uart_write(const uint8_t *data, size_t len);
+
+/* Moves up to max received bytes out of the RX ring buffer; never blocks. */
+size_t board_uart_read(uint8_t *out, size_t max);
+
+/* Bytes dropped because the RX ring (or the UART's own FIFO) was full. */
+uint32_t board_uart_rx_overflows(void);
+
+/* Milliseconds since board_init (wraps after ~49 days). */
+uint32_t board_millis(void);
+
+/* Sleeps (WFI) until the next interrupt, unless received bytes are already waiting: the check and
+ * the sleep are done with interrupts masked, so a byte arriving in between still wakes the core. */
+void board_idle(void);
+
+/* Core clock as configured, in Hz, and a short description of where it comes from. */
+uint32_t board_cpu_hz(void);
+const char *board_clock_source(void);
+
+#endif /* RTLNF_BOARD_H */

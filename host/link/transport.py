@@ -1,0 +1,34 @@
+"""Transport: opening a sensor's serial port, whether a device path or a pyserial URL.
+
+`/dev/ttyACM0` (a NUCLEO's ST-LINK virtual COM port), `socket://127.0.0.1:PORT` (an emulator's
+UART on a loopback socket) and `rfc2217://host:port` all go through `serial.serial_for_url`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import serial
+
+DEFAULT_BAUD = 921600
+# How long one read may block; callers loop on it, so this bounds how late they notice a stop.
+READ_TIMEOUT_S = 0.1
+# How long to keep retrying a port that refuses (an emulator still starting, a board re-enumerating).
+OPEN_RETRY_S = 10.0
+OPEN_RETRY_INTERVAL_S = 0.05
+
+
+class LinkError(Exception):
+    """The port could not be opened or was lost; the message says which and why."""
+
+
+def open_port(url: str, baud: int = DEFAULT_BAUD, retry_s: float = OPEN_RETRY_S) -> serial.SerialBase:
+    """Opens `url` (device path or pyserial URL), retrying for up to `retry_s` seconds."""
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            return serial.serial_for_url(url, baudrate=baud, timeout=READ_TIMEOUT_S)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            if isinstance(exc, ValueError) or time.monotonic() >= deadline:
+                raise LinkError(f"cannot open {url}: {exc}") from exc
+            time.sleep(OPEN_RETRY_INTERVAL_S)

@@ -1,0 +1,195 @@
+"""SCons build script of the project-local `rtlnf` platform.
+
+Builds `firmware/` (the portable core, PlatformIO's src_dir) together with the board folder
+`boards/<board>/` (startup, clocks, UART, linker script) using the arm-none-eabi tools on PATH.
+Defines `upload` for openocd (default) and pyocd, with a hard time limit and a clear message
+when no probe is attached.
+"""
+
+import os
+import subprocess
+import sys
+import tomllib
+
+from SCons.Script import AlwaysBuild, Builder, Default, DefaultEnvironment
+
+env = DefaultEnvironment()
+board = env.BoardConfig()
+board_id = env.subst("$BOARD")
+project_dir = env.subst("$PROJECT_DIR")
+board_dir = os.path.join(env.subst("$PROJECT_DIR"), "boards", board_id)
+
+# Seconds an upload may take before it is called hung (a flash of this firmware takes ~3 s).
+UPLOAD_TIMEOUT_S = 60
+
+env.Replace(
+    AR="arm-none-eabi-gcc-ar",
+    AS="arm-none-eabi-as",
+    CC="arm-none-eabi-gcc",
+    CXX="arm-none-eabi-g++",
+    GDB="arm-none-eabi-gdb",
+    OBJCOPY="arm-none-eabi-objcopy",
+    RANLIB="arm-none-eabi-gcc-ranlib",
+    SIZETOOL="arm-none-eabi-size",
+    SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
+    PROGSUFFIX=".elf",
+    PROGNAME="firmware",
+)
+
+
+def _missing_toolchain():
+    from shutil import which
+
+    return which("arm-none-eabi-gcc") is None
+
+
+if _missing_toolchain():
+    sys.stderr.write(
+        "Error: arm-none-eabi-gcc is not on PATH. Install Debian's toolchain with `make setup`\n"
+        "(apt: gcc-arm-none-eabi libnewlib-arm-none-eabi).\n"
+    )
+    env.Exit(1)
+
+
+def _project_version():
+    with open(os.path.join(project_dir, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)["project"]["version"]
+
+
+def _build_id():
+    """Git commit of the tree being built, `-dirty` when it has uncommitted changes."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", project_dir, "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+cpu_flags = [
+    "-mcpu=%s" % board.get("build.cpu"),
+    "-mthumb",
+    "-mfpu=%s" % board.get("build.fpu"),
+    "-mfloat-abi=%s" % board.get("build.float_abi"),
+]
+
+env.Append(
+    ASFLAGS=cpu_flags + ["-x", "assembler-with-cpp"],
+    CCFLAGS=cpu_flags + [
+        "-O2",
+        "-g",
+        "-ffunction-sections",
+        "-fdata-sections",
+        "-fno-common",
+        "-fstack-usage",
+    ],
+    CFLAGS=["-std=c11"],
+    CPPDEFINES=[
+        ("F_CPU", "$BOARD_F_CPU"),
+        ("RTLNF_BOARD_NAME", '\\"%s\\"' % board_id),
+        ("RTLNF_FW_VERSION", '\\"%s\\"' % _project_version()),
+        ("RTLNF_BUILD_ID", '\\"%s\\"' % _build_id()),
+    ],
+    CPPPATH=["$PROJECT_SRC_DIR", board_dir],
+    LIBPATH=[os.path.join("$PROJECT_SRC_DIR", "arch", "cortex_m7")],  # shared linker sections
+    LINKFLAGS=cpu_flags + [
+        "-nostartfiles",
+        "--specs=nano.specs",
+        "-Wl,--gc-sections",
+        "-Wl,--print-memory-usage",
+        "-Wl,-Map,${BUILD_DIR}/${PROGNAME}.map",
+    ],
+    LIBS=["c_nano", "gcc"],
+    BUILDERS=dict(
+        ElfToBin=Builder(
+            action=env.VerboseAction("$OBJCOPY -O binary $SOURCES $TARGET", "Building $TARGET"),
+            suffix=".bin",
+        ),
+        ElfToHex=Builder(
+            action=env.VerboseAction("$OBJCOPY -O ihex $SOURCES $TARGET", "Building $TARGET"),
+            suffix=".hex",
+        ),
+    ),
+)
+env.Replace(LDSCRIPT_PATH=os.path.join(board_dir, "linker.ld"))
+
+# The board layer: everything in boards/<board>/ that compiles.
+env.BuildSources(os.path.join("$BUILD_DIR", "board"), board_dir, "+<*.c> +<*.S>")
+
+target_elf = env.BuildProgram()
+target_bin = env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
+target_hex = env.ElfToHex(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
+
+AlwaysBuild(env.Alias("size", target_elf, env.VerboseAction("$SIZEPRINTCMD", "Calculating size $SOURCE")))
+
+
+# --- upload ------------------------------------------------------------------------------------
+
+NO_PROBE_PATTERNS = (
+    "open failed",                       # openocd, stlink driver
+    "unable to open",                    # openocd, other adapters
+    "no device found",
+    "no connected debug probes",         # pyocd
+    "no available debug probes",
+)
+
+
+def _upload_command(protocol, elf):
+    if protocol == "openocd":
+        return [
+            "openocd",
+            "-f", board.get("upload.openocd_interface", "interface/stlink.cfg"),
+            "-f", board.get("upload.openocd_target"),
+            "-c", "program {%s} verify reset exit" % elf,
+        ]
+    if protocol == "pyocd":
+        # -W: fail at once when no probe is connected instead of waiting for one.
+        return [sys.executable, "-m", "pyocd", "flash", "-W",
+                "-t", board.get("upload.pyocd_target"), "--format", "elf", elf]
+    return None
+
+
+def upload_firmware(target, source, env):  # pylint: disable=unused-argument
+    elf = str(source[0])
+    protocols = board.get("upload.protocols", [])
+    protocol = env.subst("$UPLOAD_PROTOCOL") or board.get("upload.protocol", "")
+    if not protocols:
+        sys.stderr.write(
+            "Error: board '%s' is an emulator target and cannot be flashed; "
+            "run it with `make demo` (QEMU) instead.\n" % board_id)
+        return 1
+    cmd = _upload_command(protocol, elf)
+    if cmd is None or protocol not in protocols:
+        sys.stderr.write("Error: upload_protocol '%s' is not supported for %s (choose one of: %s).\n"
+                         % (protocol, board_id, ", ".join(protocols)))
+        return 1
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=UPLOAD_TIMEOUT_S)
+    except FileNotFoundError:
+        sys.stderr.write("Error: %s is not installed (run `make setup`).\n" % cmd[0])
+        return 1
+    except subprocess.TimeoutExpired:
+        sys.stderr.write("Error: %s did not finish within %d s; is the probe or target stuck?\n"
+                         % (protocol, UPLOAD_TIMEOUT_S))
+        return 1
+    output = proc.stdout + proc.stderr
+    if proc.returncode == 0:
+        sys.stdout.write(output)
+        return 0
+    if any(p in output.lower() for p in NO_PROBE_PATTERNS):
+        sys.stderr.write(
+            "Error: no debug probe found (%s). Connect the board's ST-LINK USB port "
+            "(CN1 on the NUCLEO-H743ZI) and check its permissions (udev rules); the other uploader is "
+            "selected by env, e.g. `pio run -e nucleo_h743zi_pyocd -t upload`.\n" % protocol)
+    else:
+        sys.stderr.write(output)
+        sys.stderr.write("Error: %s failed with exit code %d.\n" % (protocol, proc.returncode))
+    return 1
+
+
+env.AddPlatformTarget("upload", target_elf, env.VerboseAction(upload_firmware, "Uploading $SOURCE with $UPLOAD_PROTOCOL"),
+                      "Upload")
+
+Default([target_elf, target_bin, target_hex])

@@ -1,0 +1,67 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from host.hil import firmware  # noqa: E402
+from tests.support.cbuild import compile_shared  # noqa: E402
+
+os.environ.update(firmware.PIO_OFFLINE_ENV)
+
+
+@pytest.fixture(scope="session")
+def host_c(tmp_path_factory):
+    """Factory: host_c(["core/ring.c"]) -> ctypes.CDLL of those firmware sources, built for the host."""
+    out_dir = tmp_path_factory.mktemp("host-c")
+
+    def build(sources, **kwargs):
+        return compile_shared(sources, out_dir, **kwargs)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def mps2_elf():
+    """The emulator firmware, built once per session with the real cross toolchain."""
+    return firmware.build("mps2_an500")
+
+
+def git_build_id() -> str:
+    out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+@pytest.fixture
+def qemu(request):
+    """Factory: qemu(elf) -> a started QemuMachine, stopped by PID at teardown; its log is attached
+    to the report of a failing test."""
+    from host.hil.qemu import QemuMachine
+
+    machines = []
+
+    def start(elf, **kwargs):
+        machine = QemuMachine(elf, **kwargs)
+        machines.append(machine)
+        machine.start()
+        return machine
+
+    yield start
+    failed = getattr(getattr(request.node, "rep_call", None), "failed", False)
+    for m in machines:
+        m.stop()
+        if failed:
+            request.node.add_report_section("teardown", f"qemu log ({m.elf.name})", m.log())
+        m.close()
