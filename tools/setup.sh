@@ -11,7 +11,7 @@ APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openocd)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Which optional dependency groups of pyproject.toml to install.
-EXTRAS=${RTLNF_EXTRAS:-firmware,dev}
+EXTRAS=${RTLNF_EXTRAS:-firmware,train,dev}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

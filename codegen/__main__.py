@@ -1,0 +1,77 @@
+"""Command line of the codegen: `python -m codegen train ...` (later: export)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _positive(v: str) -> int:
+    n = int(v)
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return n
+
+
+def cmd_train(args) -> int:
+    from codegen.training.recordings import RecordingError
+    from codegen.training.train import TrainOptions, run
+
+    opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                        ablations=not args.no_ablations)
+    overrides = {"hidden": args.hidden, "substeps": args.substeps, "trees": args.trees, "depth": args.depth}
+    if args.dataset != "synthetic" and not Path(args.dataset).exists():
+        print(f"codegen train: error: {args.dataset}: no such file (use 'synthetic' or a .npz/.csv path)",
+              file=sys.stderr)
+        return 2
+    try:
+        art = run(args.dataset, Path(args.out), overrides, args.window, args.windows, opts)
+    except RecordingError as exc:
+        print(f"codegen train: error: {exc}", file=sys.stderr)
+        return 2
+    m = art.metrics()
+    model = m["model"]
+    print(f"artifact  {art.path}  (model hash {art.short_hash})")
+    print(f"accuracy  train {100 * model['train_accuracy']:.2f} %   val {100 * model['val_accuracy']:.2f} %   "
+          f"test {100 * model['test_accuracy']:.2f} %   (fallback expert: test {100 * model['test_fallback_accuracy']:.2f} %)")
+    for key, name in (("ablation_single_leaf", "single leaf (no forest)"), ("ablation_uniform_dt", "uniform dt (timestamps ignored)")):
+        if key in m:
+            print(f"ablation  {name}: test {100 * m[key]['test_accuracy']:.2f} %")
+    se = m["solver_error"]
+    print(f"solver    fused Euler x{se['substeps']} vs DOP853: max |dh| {se['max_abs']:.2e}, mean {se['mean_abs']:.2e}")
+    print(f"time      {m['total_seconds']:.0f} s")
+    if args.json:
+        print(json.dumps(m, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m codegen", description="RT-LNF model training and code generation")
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train the LTC encoder, routing forest and leaf experts",
+                       description="Train the model and write an artifact directory.")
+    t.add_argument("--dataset", default="synthetic",
+                   help="'synthetic' (the built-in benchmark) or a recording file (.npz or .csv, see docs/data.md)")
+    t.add_argument("--out", default="artifacts/default", help="artifact directory to write (default: %(default)s)")
+    t.add_argument("--window", type=_positive, default=384, help="samples per training window (default: %(default)s)")
+    t.add_argument("--windows", type=_positive, default=6000,
+                   help="synthetic windows to generate (default: %(default)s)")
+    t.add_argument("--epochs", type=_positive, default=30)
+    t.add_argument("--batch-size", type=_positive, default=64)
+    t.add_argument("--hidden", type=_positive, default=32, help="LTC neurons (default: %(default)s)")
+    t.add_argument("--substeps", type=_positive, default=2, help="Euler sub-steps per sample (default: %(default)s)")
+    t.add_argument("--trees", type=_positive, default=4)
+    t.add_argument("--depth", type=int, default=3, choices=range(0, 7), metavar="{0..6}",
+                   help="tree depth; 2^depth leaf experts (default: %(default)s)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-ablations", action="store_true", help="skip the single-leaf and uniform-dt ablations")
+    t.add_argument("--json", action="store_true", help="also print all metrics as JSON")
+    t.set_defaults(func=cmd_train)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training: data sets (synthetic benchmark, user recordings), the model, the training loop."""
