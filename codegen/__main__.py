@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--window", type=_positive, default=384, help="samples per training window (default: %(default)s)")
     t.add_argument("--windows", type=_positive, default=6000,
                    help="synthetic windows to generate (default: %(default)s)")
-    t.add_argument("--epochs", type=_positive, default=30)
+    t.add_argument("--epochs", type=_positive, default=20)
     t.add_argument("--batch-size", type=_positive, default=64)
     t.add_argument("--hidden", type=_positive, default=32, help="LTC neurons (default: %(default)s)")
     t.add_argument("--substeps", type=_positive, default=2, help="Euler sub-steps per sample (default: %(default)s)")

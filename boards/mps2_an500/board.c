@@ -4,8 +4,8 @@
  * Register map: Arm CMSDK APB UART (DDI 0479) as modelled by QEMU 7.2 (hw/char/cmsdk-apb-uart.c).
  */
 #include "core/board.h"
-#include "core/ring.h"
 #include "arch/cortex_m7/cm7.h"
+#include "arch/cortex_m7/console_rx.h"
 #include "board_irq.h"
 
 #define UART0_BASE        0x40004000u
@@ -25,15 +25,11 @@
 
 #define UART0_RX_IRQ      0u
 #define CONSOLE_BAUD      115200u   /* QEMU does not pace the line; the divisor only has to be valid */
-#define RX_RING_BYTES     1024u
 
-static uint8_t s_rx_storage[RX_RING_BYTES];
-static ring_t s_rx;
-static volatile uint32_t s_hw_overruns;
 
 void board_init(void)
 {
-    ring_init(&s_rx, s_rx_storage, RX_RING_BYTES);
+    console_rx_init();
     UART0_BAUDDIV = F_CPU / CONSOLE_BAUD;
     UART0_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXINTEN;
     cm7_nvic_enable(UART0_RX_IRQ, 0x40);
@@ -47,10 +43,10 @@ void UART0_RX_IRQHandler(void)
     UART0_INTSTATUS = UART_INT_RX;
     if (UART0_STATE & UART_STATE_RXOVR) {
         UART0_STATE = UART_STATE_RXOVR; /* write 1 to clear */
-        s_hw_overruns++;
+        console_rx_hw_overrun();
     }
     while (UART0_STATE & UART_STATE_RXFULL) {
-        (void)ring_push(&s_rx, (uint8_t)UART0_DATA);
+        console_rx_push((uint8_t)UART0_DATA);
     }
 }
 
@@ -61,30 +57,6 @@ void board_uart_write(const uint8_t *data, size_t len)
         }
         UART0_DATA = data[i];
     }
-}
-
-size_t board_uart_read(uint8_t *out, size_t max)
-{
-    return ring_pop(&s_rx, out, max);
-}
-
-uint32_t board_uart_rx_overflows(void)
-{
-    return s_rx.overflows + s_hw_overruns;
-}
-
-uint32_t board_millis(void)
-{
-    return cm7_millis();
-}
-
-void board_idle(void)
-{
-    cm7_disable_irq();
-    if (ring_count(&s_rx) == 0) {
-        cm7_wfi(); /* a pending interrupt ends WFI even while masked */
-    }
-    cm7_enable_irq();
 }
 
 uint32_t board_cpu_hz(void)

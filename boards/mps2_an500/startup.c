@@ -9,21 +9,9 @@ extern uint32_t __stack_top__;
 
 #define MPS2_IRQ_COUNT 32
 
-typedef void (*vector_t)(void);
-
 __attribute__((section(".isr_vector"), used))
-const vector_t g_vector_table[16 + MPS2_IRQ_COUNT] = {
-    [0] = (vector_t)(uintptr_t)&__stack_top__,
-    [1] = Reset_Handler,
-    [2] = Default_Handler,  /* NMI */
-    [3] = Default_Handler,  /* HardFault */
-    [4] = Default_Handler,  /* MemManage */
-    [5] = Default_Handler,  /* BusFault */
-    [6] = Default_Handler,  /* UsageFault */
-    [11] = Default_Handler, /* SVCall */
-    [12] = Default_Handler, /* DebugMonitor */
-    [14] = Default_Handler, /* PendSV */
-    [15] = SysTick_Handler,
+const cm7_vector_t g_vector_table[16 + MPS2_IRQ_COUNT] = {
+    CM7_CORE_VECTORS(&__stack_top__),
     [16 + 0] = UART0_RX_IRQHandler,
     [16 + 1 ... 16 + MPS2_IRQ_COUNT - 1] = Default_Handler,
 };

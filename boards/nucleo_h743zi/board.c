@@ -13,14 +13,13 @@
  * a missing MCO link must still boot (on HSI) rather than hang.
  */
 #include "core/board.h"
-#include "core/ring.h"
 #include "arch/cortex_m7/cm7.h"
+#include "arch/cortex_m7/console_rx.h"
 #include "board_irq.h"
 
 #include <stdbool.h>
 
 #define CONSOLE_BAUD 921600u
-#define RX_RING_BYTES 1024u
 
 #define HSE_HZ 8000000u
 #define HSI_HZ 64000000u
@@ -118,9 +117,6 @@ static const clock_plan_t PLAN_REV_Y = {.pll_n = 200, .flash_latency = 2, .flash
 
 static uint32_t s_cpu_hz = HSI_HZ;
 static const char *s_clock_source = "HSI 64 MHz (PLL1 not started)";
-static uint8_t s_rx_storage[RX_RING_BYTES];
-static ring_t s_rx;
-static volatile uint32_t s_hw_overruns;
 
 /* Waits until (reg & mask) == value; false after WAIT_ITERATIONS polls. */
 static bool wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t value)
@@ -208,7 +204,7 @@ static void start_clocks(void)
 
 static void start_console(void)
 {
-    ring_init(&s_rx, s_rx_storage, RX_RING_BYTES);
+    console_rx_init();
 
     RCC_AHB4ENR |= RCC_AHB4ENR_GPIODEN;
     RCC_APB1LENR |= RCC_APB1LENR_USART3EN;
@@ -240,13 +236,13 @@ void USART3_IRQHandler(void)
 {
     uint32_t isr = USART3_ISR;
     if (isr & USART_ISR_ORE) {
-        s_hw_overruns++;
+        console_rx_hw_overrun();
     }
     if (isr & (USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE | USART_ISR_PE)) {
         USART3_ICR = isr & (USART_ISR_ORE | USART_ISR_FE | USART_ISR_NE | USART_ISR_PE);
     }
     while (USART3_ISR & USART_ISR_RXNE) {
-        (void)ring_push(&s_rx, (uint8_t)USART3_RDR);
+        console_rx_push((uint8_t)USART3_RDR);
     }
 }
 
@@ -258,30 +254,6 @@ void board_uart_write(const uint8_t *data, size_t len)
         }
         USART3_TDR = data[i];
     }
-}
-
-size_t board_uart_read(uint8_t *out, size_t max)
-{
-    return ring_pop(&s_rx, out, max);
-}
-
-uint32_t board_uart_rx_overflows(void)
-{
-    return s_rx.overflows + s_hw_overruns;
-}
-
-uint32_t board_millis(void)
-{
-    return cm7_millis();
-}
-
-void board_idle(void)
-{
-    cm7_disable_irq();
-    if (ring_count(&s_rx) == 0) {
-        cm7_wfi(); /* a pending interrupt ends WFI even while masked */
-    }
-    cm7_enable_irq();
 }
 
 uint32_t board_cpu_hz(void)

@@ -55,8 +55,10 @@ class LTCCell(keras.layers.Layer):
         rng = np.random.default_rng(self.seed)
         # Time constants spread log-uniformly over 2 .. 100 units (20 ms .. 1 s): fast and slow neurons.
         tau0 = np.exp(rng.uniform(np.log(2.0), np.log(100.0), self.units)) - self.tau_min
+        # Input weights 3x Glorot: the drive sigmoid(Wx + b) then swings over its nonlinear range,
+        # so slow neurons integrate a rectified (energy-like) view of the input from the start.
         self.W = self.add_weight(name="W", shape=(n_in, self.units),
-                                 initializer=keras.initializers.GlorotUniform(self.seed))
+                                 initializer=keras.initializers.VarianceScaling(9.0, "fan_avg", "uniform", self.seed))
         self.U = self.add_weight(name="U", shape=(self.units, self.units),
                                  initializer=keras.initializers.Orthogonal(0.5, self.seed))
         # Each neuron starts with its resting drive sigmoid(b) equal to its leak 1/tau, so that the

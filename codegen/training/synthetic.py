@@ -90,7 +90,7 @@ def _audio_features(rng, times: np.ndarray, am_hz: float) -> np.ndarray:
     """4 log band energies of 20 ms, 16 kHz frames ending at `times`."""
     n = int(AUDIO_FRAME_S * AUDIO_RATE_HZ)
     tt = times[:, None] - AUDIO_FRAME_S + np.arange(n)[None, :] / AUDIO_RATE_HZ
-    carrier_hz = rng.uniform(300, 3000)
+    carrier_hz = rng.uniform(700, 1300)   # a machine hum in band 1
     depth = rng.uniform(0.6, 0.95)
     gain = np.exp(rng.uniform(-0.5, 0.5))
     envelope = 1.0 + depth * np.sin(2 * np.pi * am_hz * tt + rng.uniform(0, 2 * np.pi))
@@ -102,20 +102,28 @@ def _audio_features(rng, times: np.ndarray, am_hz: float) -> np.ndarray:
     return np.log10(np.stack(bands, axis=1) + 1e-3)
 
 
+def _tilted_axis(rng, nominal, max_tilt_rad=0.5):
+    """A unit vector within max_tilt of the nominal axis (how the device happens to sit)."""
+    v = np.asarray(nominal) + np.tan(rng.uniform(0, max_tilt_rad)) * _unit(rng.standard_normal(3))
+    return _unit(v)
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
+
+
 def _imu(rng, times: np.ndarray, motion_hz: float) -> np.ndarray:
-    axis = rng.standard_normal(3)
-    axis /= np.linalg.norm(axis)
+    axis = _tilted_axis(rng, (0.0, 0.0, 1.0))      # a worn device: motion mostly vertical
     amp = rng.uniform(0.8, 1.25)
     phase = rng.uniform(0, 2 * np.pi)
     wave = np.sin(2 * np.pi * motion_hz * times + phase)
     harmonic = 0.3 * np.sin(4 * np.pi * motion_hz * times + 2 * phase)
     acc = amp * (wave + harmonic)[:, None] * axis[None, :]
     # gyro: rotation rate of the same motion, a quarter period ahead, on another axis
-    gyro_axis = np.cross(axis, rng.standard_normal(3))
-    gyro_axis /= np.linalg.norm(gyro_axis)
+    gyro_axis = _tilted_axis(rng, (1.0, 0.0, 0.0))
     gyro = amp * 0.8 * np.cos(2 * np.pi * motion_hz * times + phase)[:, None] * gyro_axis[None, :]
     drift = np.cumsum(rng.standard_normal((times.size, 6)) * 0.01, axis=0)   # bias random walk
-    noise = rng.standard_normal((times.size, 6)) * 0.25
+    noise = rng.standard_normal((times.size, 6)) * 0.15
     return np.concatenate([acc, gyro], axis=1) + drift + noise
 
 

@@ -29,7 +29,7 @@ STD_FLOOR = 1e-6
 
 @dataclass
 class TrainOptions:
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 64
     learning_rate: float = 3e-3
     patience: int = 6

@@ -38,6 +38,23 @@ void Reset_Handler(void);
 void Default_Handler(void);
 void SysTick_Handler(void);
 
+typedef void (*cm7_vector_t)(void);
+
+/* The 16 core entries of a vector table (initial stack pointer, reset, faults, SysTick), for the
+ * designated initializer of each board's table; device IRQs follow from index 16. */
+#define CM7_CORE_VECTORS(stack_top)                  \
+    [0] = (cm7_vector_t)(uintptr_t)(stack_top),      \
+    [1] = Reset_Handler,                             \
+    [2] = Default_Handler,  /* NMI */                \
+    [3] = Default_Handler,  /* HardFault */          \
+    [4] = Default_Handler,  /* MemManage */          \
+    [5] = Default_Handler,  /* BusFault */           \
+    [6] = Default_Handler,  /* UsageFault */         \
+    [11] = Default_Handler, /* SVCall */             \
+    [12] = Default_Handler, /* DebugMonitor */       \
+    [14] = Default_Handler, /* PendSV */             \
+    [15] = SysTick_Handler
+
 static inline void cm7_disable_irq(void) { __asm__ volatile("cpsid i" ::: "memory"); }
 static inline void cm7_enable_irq(void) { __asm__ volatile("cpsie i" ::: "memory"); }
 static inline void cm7_wfi(void) { __asm__ volatile("wfi"); }
