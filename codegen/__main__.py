@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="'synthetic' (the built-in benchmark) or a recording file (.npz or .csv, see docs/data.md)")
     t.add_argument("--out", default="artifacts/default", help="artifact directory to write (default: %(default)s)")
     t.add_argument("--window", type=_positive, default=384, help="samples per training window (default: %(default)s)")
-    t.add_argument("--windows", type=_positive, default=6000,
+    t.add_argument("--windows", type=_positive, default=4500,
                    help="synthetic windows to generate (default: %(default)s)")
     t.add_argument("--epochs", type=_positive, default=20)
     t.add_argument("--batch-size", type=_positive, default=64)

@@ -31,7 +31,7 @@ STD_FLOOR = 1e-6
 class TrainOptions:
     epochs: int = 20
     batch_size: int = 64
-    learning_rate: float = 3e-3
+    learning_rate: float = 1e-2
     patience: int = 6
     seed: int = 0
     ablations: bool = True

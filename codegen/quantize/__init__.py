@@ -1,0 +1,1 @@
+"""Quantization: the fixed-point encoder (formats, golden model) and the int8 fallback expert."""

@@ -1,0 +1,107 @@
+"""Quantizing a trained float encoder (artifact arrays) into the fixed-point EncoderQ.
+
+Input normalisation (x - mean) / std and the per-channel input scale are folded into the input
+weights and the bias, so the sensor feeds raw int16 counts straight into one matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codegen.quantize import formats as F
+from codegen.quantize.golden import EncoderQ
+
+
+class QuantizationError(Exception):
+    """The float model cannot be represented in the fixed-point format; the message says where."""
+
+
+def input_scales(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Per-channel real value of one input count: mean +- INPUT_RANGE_STD std maps onto int16."""
+    reach = np.maximum(np.abs(mean - F.INPUT_RANGE_STD * std), np.abs(mean + F.INPUT_RANGE_STD * std))
+    return (reach / (F.Q15 - 1)).astype(np.float64)
+
+
+def quantize_inputs(x: np.ndarray, in_scale: np.ndarray) -> np.ndarray:
+    """Float channel values -> int16 counts (round half away from zero, saturating)."""
+    q = np.sign(x) * np.floor(np.abs(x) / in_scale + 0.5)
+    return np.clip(q, -(F.Q15 - 1), F.Q15 - 1).astype(np.int16)
+
+
+def timestamps_to_dt_us(t_s: np.ndarray) -> np.ndarray:
+    """Per-sample dt in microseconds (uint32 arithmetic, first sample 0) from timestamps in seconds."""
+    t_us = np.round(np.asarray(t_s, dtype=np.float64) * 1e6).astype(np.int64)
+    dt = np.diff(t_us, axis=-1, prepend=t_us[..., :1])
+    return (dt & 0xFFFFFFFF).astype(np.int64)
+
+
+def _row_scale(row: np.ndarray) -> float:
+    maxabs, sumabs = float(np.max(np.abs(row))), float(np.sum(np.abs(row)))
+    if sumabs == 0.0:
+        return 2.0 ** -30
+    return max(maxabs / (F.Q15 - 1), sumabs / F.ACC_WEIGHT_SUM_MAX)
+
+
+def _quantize_row(row: np.ndarray) -> tuple[np.ndarray, float]:
+    s = _row_scale(row)
+    while True:
+        q = np.round(row / s)
+        if np.sum(np.abs(q)) <= F.ACC_WEIGHT_SUM_MAX and np.max(np.abs(q)) <= F.Q15 - 1:
+            return q.astype(np.int16), s
+        s *= 1.0 + 2.0 ** -20      # rounding pushed the row over a bound: widen the scale a hair
+
+
+def quantize_encoder(arrays: dict, config: dict) -> tuple[EncoderQ, np.ndarray]:
+    """Returns the fixed-point encoder and the per-channel input scales (real value per count)."""
+    m = config["model"]
+    names = ("encoder.W", "encoder.U", "encoder.b", "encoder.tau", "encoder.A", "input.mean", "input.std")
+    for n in names:
+        if n not in arrays:
+            raise QuantizationError(f"weights.npz has no array {n}")
+        if not np.all(np.isfinite(arrays[n])):
+            raise QuantizationError(f"array {n} holds NaN or inf")
+    W, U, b = (arrays[n].astype(np.float64) for n in names[:3])
+    tau, A = arrays["encoder.tau"].astype(np.float64), arrays["encoder.A"].astype(np.float64)
+    mean, std = arrays["input.mean"].astype(np.float64), arrays["input.std"].astype(np.float64)
+    H, I = m["hidden"], m["inputs"]
+    expected = {"encoder.W": (I, H), "encoder.U": (H, H), "encoder.b": (H,), "encoder.tau": (H,),
+                "encoder.A": (H,), "input.mean": (I,), "input.std": (I,)}
+    for n, shape in expected.items():
+        if arrays[n].shape != shape:
+            raise QuantizationError(f"array {n} has shape {arrays[n].shape}, config says {shape}")
+    if np.any(std <= 0):
+        raise QuantizationError("input.std has a non-positive entry")
+    if np.any(tau < 1.0 / F.Q16):
+        raise QuantizationError(f"encoder.tau {tau.min():g} is below the smallest representable (2^-16 units)")
+    if np.any(np.abs(A) >= 1.0):
+        raise QuantizationError("encoder.A must lie in (-1, 1) for the Q15 state")
+
+    in_scale = input_scales(mean, std)
+    w_eff = (W * (in_scale / std)[:, None]).T                 # (H, I): real pre-activation per count
+    u_eff = U.T / F.Q15                                       # (H, H): per Q15 unit of h
+    b_eff = b - (W * (mean / std)[:, None]).sum(axis=0)       # (H,)
+    rows = np.concatenate([w_eff, u_eff], axis=1)
+
+    w_q = np.zeros((H, I), dtype=np.int16)
+    u_q = np.zeros((H, H), dtype=np.int16)
+    mult = np.zeros(H, dtype=np.int32)
+    shift = np.zeros(H, dtype=np.int32)
+    for j in range(H):
+        q, s = _quantize_row(rows[j])
+        w_q[j], u_q[j] = q[:I], q[I:]
+        M, sh = F.quantize_multiplier(s * (1 << F.Z_FRAC_BITS))
+        if not 1 <= sh <= 62:
+            raise QuantizationError(f"neuron {j}: weight scale {s:g} cannot be requantized (shift {sh})")
+        mult[j], shift[j] = M, sh
+    b_q = np.round(b_eff * (1 << F.Z_FRAC_BITS))
+    if np.any(np.abs(b_q) >= 2 ** 31 - F.Z_CLAMP):
+        raise QuantizationError(f"bias {np.abs(b_eff).max():g} does not fit the Q12 int32 format")
+    inv_tau = np.round(F.Q16 / tau)
+    a_q15 = np.clip(np.round(A * F.Q15), -(F.Q15 - 1), F.Q15 - 1)
+    substeps = int(m["substeps"])
+    dt_mult = F.dt_multiplier(m["time_unit_s"])
+    enc = EncoderQ(w_q=w_q, u_q=u_q, b_q=b_q.astype(np.int32), mult=mult, shift=shift,
+                   inv_tau_q16=inv_tau.astype(np.uint32), a_q15=a_q15.astype(np.int16),
+                   substeps=substeps, dt_mult=dt_mult,
+                   dt_max_us=F.dt_max_us(dt_mult, substeps, int(inv_tau.max())))
+    return enc, in_scale

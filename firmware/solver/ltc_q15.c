@@ -1,0 +1,114 @@
+/*
+ * ltc_q15.c - reference C kernel of the fixed-point LTC step. Portable C99 plus GCC builtins;
+ * signed right shifts are arithmetic (GCC on Arm and x86 guarantees it), divisions of non-negative
+ * values only. Every line mirrors codegen/quantize/golden.py.
+ */
+#include "solver/ltc_q15.h"
+
+#include "solver/sigmoid_q15_table.h"
+
+#define Q15_MAX 32767
+#define Q16_ONE 65536
+
+ltc_q15_status_t ltc_q15_validate(const ltc_q15_model_t *m)
+{
+    if (m->hidden == 0 || m->inputs == 0) {
+        return LTC_Q15_BAD_DIMS;
+    }
+    if (m->substeps == 0) {
+        return LTC_Q15_BAD_SUBSTEPS;
+    }
+    for (uint32_t j = 0; j < m->hidden; j++) {
+        if (m->shift[j] < 1 || m->shift[j] > 62) {
+            return LTC_Q15_BAD_SHIFT;
+        }
+    }
+    return LTC_Q15_OK;
+}
+
+int32_t ltc_q15_sigmoid(int32_t z_q12)
+{
+    uint32_t u = (uint32_t)(z_q12 + LTC_Q15_Z_CLAMP);
+    uint32_t i = u >> SIGMOID_Q15_STEP_BITS;
+    int32_t frac = (int32_t)(u & ((1u << SIGMOID_Q15_STEP_BITS) - 1u));
+    uint32_t i_next = i + 1u < SIGMOID_Q15_POINTS ? i + 1u : SIGMOID_Q15_POINTS - 1u;
+    int32_t lo = sigmoid_q15_table[i];
+    int32_t hi = sigmoid_q15_table[i_next];
+    /* The table rises monotonically: (hi - lo) * frac >= 0, so the shift rounds half up. */
+    return lo + (((hi - lo) * frac + (1 << (SIGMOID_Q15_STEP_BITS - 1))) >> SIGMOID_Q15_STEP_BITS);
+}
+
+static int32_t preactivation_q12(const ltc_q15_model_t *m, uint32_t j, int32_t acc)
+{
+    int32_t sh = m->shift[j];
+    int64_t z = (((int64_t)acc * m->mult[j] + ((int64_t)1 << (sh - 1))) >> sh) + m->b_q[j];
+    if (z > LTC_Q15_Z_CLAMP) {
+        z = LTC_Q15_Z_CLAMP;
+    } else if (z < -LTC_Q15_Z_CLAMP) {
+        z = -LTC_Q15_Z_CLAMP;
+    }
+    return (int32_t)z;
+}
+
+/* h <- (h + dt f A) / (1 + dt (1/tau + f)). Bounds (formats.py): den < 2^31, |num| <= 32767 den. */
+static int16_t fused_update_q15(const ltc_q15_model_t *m, uint32_t j, int32_t h, int32_t f_q15, uint32_t dt_s_q16)
+{
+    uint64_t f_q16 = 2u * (uint32_t)f_q15;
+    uint64_t g_q16 = (uint64_t)m->inv_tau_q16[j] + f_q16;
+    uint32_t q_q16 = (uint32_t)(((uint64_t)dt_s_q16 * g_q16) >> 16);
+    int64_t p_q16 = (int64_t)(((uint64_t)dt_s_q16 * f_q16) >> 16);
+    uint32_t den = Q16_ONE + q_q16;
+    int64_t num = (int64_t)h * Q16_ONE + p_q16 * m->a_q15[j];
+
+    /* Scale both down until den < 2^16: the quotient stays, and num then fits an int32 division. */
+    int32_t k = (32 - __builtin_clz(den)) - 16;
+    if (k < 0) {
+        k = 0;
+    }
+    int32_t n = (int32_t)(num >> k);
+    int32_t d = (int32_t)(den >> k);
+    int32_t mag = ((n < 0 ? -n : n) + (d >> 1)) / d;
+    int32_t h_new = n < 0 ? -mag : mag;
+    if (h_new > Q15_MAX) {
+        h_new = Q15_MAX;
+    } else if (h_new < -Q15_MAX) {
+        h_new = -Q15_MAX;
+    }
+    return (int16_t)h_new;
+}
+
+void ltc_q15_step(const ltc_q15_model_t *m, int16_t *h, const int16_t *x, uint32_t dt_us, void *scratch)
+{
+    const uint32_t H = m->hidden, I = m->inputs;
+    int32_t *acc_x = (int32_t *)scratch;
+    int16_t *h_next = (int16_t *)(acc_x + H);
+
+    /* The input part of every accumulator: x is held over the whole interval. */
+    for (uint32_t j = 0; j < H; j++) {
+        const int16_t *w = &m->w_q[j * I];
+        int32_t acc = 0;
+        for (uint32_t c = 0; c < I; c++) {
+            acc += (int32_t)w[c] * x[c];
+        }
+        acc_x[j] = acc;
+    }
+
+    uint32_t dt = dt_us < m->dt_max_us ? dt_us : m->dt_max_us;
+    uint32_t dt_q16 = (uint32_t)(((uint64_t)dt * m->dt_mult) >> LTC_Q15_DT_SHIFT); /* < 2^32 by dt_max_us */
+    uint32_t dt_s_q16 = dt_q16 / m->substeps;
+
+    for (uint32_t s = 0; s < m->substeps; s++) {
+        for (uint32_t j = 0; j < H; j++) {
+            const int16_t *u = &m->u_q[j * H];
+            int32_t acc = acc_x[j];
+            for (uint32_t i = 0; i < H; i++) {
+                acc += (int32_t)u[i] * h[i];
+            }
+            int32_t f = ltc_q15_sigmoid(preactivation_q12(m, j, acc));
+            h_next[j] = fused_update_q15(m, j, h[j], f, dt_s_q16);
+        }
+        for (uint32_t j = 0; j < H; j++) {
+            h[j] = h_next[j];
+        }
+    }
+}
