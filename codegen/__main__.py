@@ -47,6 +47,27 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from codegen.export import export
+    from codegen.quantize.encoder import QuantizationError
+    from host.artifact import ArtifactError
+
+    try:
+        m = export(Path(args.artifact), Path(args.out))
+    except (ArtifactError, QuantizationError) as exc:
+        print(f"codegen export: error: {exc}", file=sys.stderr)
+        return 2
+    r = m["report"]
+    print(f"exported  model {m['model_hash_short']} ({m['hidden']} neurons, {m['inputs']} inputs, "
+          f"{m['substeps']} sub-steps) to {args.out}")
+    print(f"latents   fixed point vs float: max |dh| {r['latent_error_max_abs']:.2e}, "
+          f"mean {r['latent_error_mean_abs']:.2e} on {r['test_windows']} test windows")
+    print(f"accuracy  float {100 * r['accuracy_float']:.2f} %   fixed-point encoder "
+          f"{100 * r['accuracy_fixed_point_encoder']:.2f} %   (drop {r['accuracy_drop_points']:.2f} points)")
+    print(f"memory    model constants {r['flash_model_bytes']} B flash, state + scratch {r['ram_bytes']} B RAM")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m codegen", description="RT-LNF model training and code generation")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -58,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--window", type=_positive, default=384, help="samples per training window (default: %(default)s)")
     t.add_argument("--windows", type=_positive, default=4500,
                    help="synthetic windows to generate (default: %(default)s)")
-    t.add_argument("--epochs", type=_positive, default=20)
+    t.add_argument("--epochs", type=_positive, default=24)
     t.add_argument("--batch-size", type=_positive, default=64)
     t.add_argument("--hidden", type=_positive, default=32, help="LTC neurons (default: %(default)s)")
     t.add_argument("--substeps", type=_positive, default=2, help="Euler sub-steps per sample (default: %(default)s)")
@@ -69,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--no-ablations", action="store_true", help="skip the single-leaf and uniform-dt ablations")
     t.add_argument("--json", action="store_true", help="also print all metrics as JSON")
     t.set_defaults(func=cmd_train)
+    e = sub.add_parser("export", help="quantize the encoder and write the firmware's generated sources",
+                       description="Quantize an artifact's encoder to fixed point, report its cost, "
+                                   "and write rtlnf_model.h/.c for the firmware.")
+    e.add_argument("artifact", help="artifact directory written by `codegen train`")
+    e.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "firmware" / "generated"),
+                   help="where to write rtlnf_model.h/.c (default: firmware/generated)")
+    e.set_defaults(func=cmd_export)
     args = ap.parse_args(argv)
     return args.func(args)
 

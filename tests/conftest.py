@@ -31,6 +31,25 @@ def mps2_elf():
     return firmware.build("mps2_an500")
 
 
+TINY_TRAIN = ["--window", "48", "--epochs", "2", "--hidden", "8", "--trees", "2", "--depth", "2",
+              "--batch-size", "16"]
+
+
+def train_cli(out, *args):
+    """`python -m codegen train` at tiny sizes (seconds, not minutes); asserts success."""
+    proc = subprocess.run([sys.executable, "-m", "codegen", "train", "--out", str(out), *TINY_TRAIN, *args],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory):
+    """A tiny model trained on the synthetic benchmark: (artifact dir, train CLI output)."""
+    out = tmp_path_factory.mktemp("art") / "tiny"
+    return out, train_cli(out, "--windows", "90", "--seed", "3")
+
+
 def git_build_id() -> str:
     out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
                          capture_output=True, text=True)

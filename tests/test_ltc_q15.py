@@ -180,3 +180,21 @@ def test_unrepresentable_model_is_one_clear_error():
 def test_at_least_ten_thousand_steps_were_compared_in_this_run():
     # Runs last in this module: the bit-exact claim is backed by this many steps each run.
     assert sum(STEPS_COMPARED) >= 10_000, sum(STEPS_COMPARED)
+
+
+def test_committed_sigmoid_table_is_what_codegen_emits():
+    from codegen.emit.tables import SIGMOID_TABLE_H, sigmoid_table_header
+
+    assert SIGMOID_TABLE_H.read_text() == sigmoid_table_header(), "run codegen.emit.tables.write_tables()"
+
+
+def test_c_header_constants_agree_with_formats():
+    import re
+
+    from tests.support.cbuild import FIRMWARE_DIR
+
+    text = (FIRMWARE_DIR / "solver" / "ltc_q15.h").read_text()
+    defines = dict(re.findall(r"#define (LTC_Q15_\w+) \(?([^\n]*?)\)?\n", text))
+    assert int(defines["LTC_Q15_DT_SHIFT"]) == F.DT_SHIFT
+    assert int(defines["LTC_Q15_Z_FRAC_BITS"]) == F.Z_FRAC_BITS
+    assert eval(defines["LTC_Q15_Z_CLAMP"].replace("LTC_Q15_Z_FRAC_BITS", str(F.Z_FRAC_BITS))) == F.Z_CLAMP

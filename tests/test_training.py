@@ -1,32 +1,19 @@
 """Training end to end (tiny sizes), determinism, and the numpy runtimes against the Keras model."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from host import artifact
 from host.runtime.forest import Forest, path_matrices
-from tests.conftest import REPO_ROOT
+from tests.conftest import train_cli
 from tests.test_recordings import make_recording, write_csv
-
-TINY = ["--window", "48", "--epochs", "2", "--hidden", "8", "--trees", "2", "--depth", "2", "--batch-size", "16"]
-
-
-def train_cli(out, *args):
-    proc = subprocess.run([sys.executable, "-m", "codegen", "train", "--out", str(out), *TINY, *args],
-                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
 
 
 @pytest.fixture(scope="module")
-def tiny_synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("art") / "tiny"
-    proc = train_cli(out, "--windows", "90", "--seed", "3")
-    return out, proc
+def tiny_synthetic(tiny_artifact):
+    return tiny_artifact
 
 
 def test_synthetic_training_writes_a_loadable_artifact(tiny_synthetic):

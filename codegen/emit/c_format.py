@@ -12,9 +12,9 @@ def banner(generator: str, detail: str = "") -> str:
 
 
 def c_array(ctype: str, name: str, values: np.ndarray, per_line: int = 12, static: bool = False) -> str:
-    """`const ctype name[n] = {...};` with the values of a flat or 2-D integer array."""
+    """`const ctype name[n] = {...};` with the values of an integer array, flattened row-major."""
     flat = np.asarray(values).reshape(-1)
-    dims = "".join(f"[{d}]" for d in np.asarray(values).shape) or "[1]"
+    dims = f"[{flat.size}]"
     lines = []
     for i in range(0, flat.size, per_line):
         lines.append("    " + ", ".join(_c_int(ctype, int(v)) for v in flat[i:i + per_line]) + ",")

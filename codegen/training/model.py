@@ -22,7 +22,10 @@ per neuron and sub-step, which the Cortex-M7 does in hardware. W x + b is comput
 Router: T soft decision trees of depth D on h. Inner node n of tree t goes left with probability
 sigmoid(w_tn . h + b_tn); a leaf's probability is the product along its path. The trees share one
 set of 2^D leaves: p_l = mean over trees of P_t(leaf l), so sum_l p_l = 1.
-Experts: leaf l is a small MLP (h -> relu -> softmax over classes); y = sum_l p_l f_l(h).
+Experts: leaf l is a small MLP f_l (h -> relu -> class scores); y = sum_l p_l f_l(h) and the class
+probabilities are softmax(y). Mixing the experts' scores (rather than their softmax outputs) gives
+the encoder one clear gradient while the router specialises the experts; on the synthetic benchmark
+it trained markedly faster than a mixture of probabilities.
 Depth 0 is the single-leaf model (one expert, p = 1): the no-forest ablation.
 """
 
@@ -97,7 +100,7 @@ class LTCCell(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable("rtlnf")
 class SoftForest(keras.layers.Layer):
-    """Routing forest plus leaf experts: h (..., H) -> (y, p) with y (..., C), p (..., leaves)."""
+    """Routing forest plus leaf experts: h (..., H) -> (softmax(y), p), y (..., C), p (..., leaves)."""
 
     def __init__(self, trees: int, depth: int, expert_hidden: int, classes: int, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
@@ -128,14 +131,14 @@ class SoftForest(keras.layers.Layer):
                  ops.matmul(ops.log_sigmoid(-z), self._right))               # (..., T, L)
         return ops.mean(ops.exp(log_p), axis=-2)
 
-    def expert_probs(self, h):
+    def expert_logits(self, h):
         hidden = ops.relu(ops.einsum("...h,lhe->...le", h, self.W1) + self.b1)
-        return ops.softmax(ops.einsum("...le,lec->...lc", hidden, self.W2) + self.b2, axis=-1)
+        return ops.einsum("...le,lec->...lc", hidden, self.W2) + self.b2
 
     def call(self, h):
         p = self.leaf_probs(h)
-        y = ops.einsum("...l,...lc->...c", p, self.expert_probs(h))
-        return y, p
+        y = ops.einsum("...l,...lc->...c", p, self.expert_logits(h))
+        return ops.softmax(y, axis=-1), p
 
     def get_config(self):
         return {**super().get_config(), "trees": self.trees, "depth": self.depth,
@@ -143,7 +146,7 @@ class SoftForest(keras.layers.Layer):
 
 
 def mixture_nll(y_true, y_pred):
-    """Cross-entropy of the forest's mixture y = sum_l p_l f_l (already a probability vector)."""
+    """Cross-entropy of the forest's class probabilities softmax(sum_l p_l f_l)."""
     # Keras may hand y_true over with a trailing axis of 1 (expanded to y_pred's rank): drop it.
     y_true = ops.reshape(ops.cast(y_true, "int32"), ops.shape(y_pred)[:-1])
     picked = ops.take_along_axis(y_pred, ops.expand_dims(y_true, -1), axis=-1)[..., 0]

@@ -1,8 +1,8 @@
 """The routing forest and leaf experts in numpy, from an artifact's arrays.
 
 The same mathematics as codegen/training/model.py (SoftForest), vectorised over any leading batch
-dimensions: p_l = mean over trees of the product of branch probabilities on leaf l's path, and
-y = sum_l p_l softmax(MLP_l(h)).
+dimensions: p_l = mean over trees of the product of branch probabilities on leaf l's path,
+y = sum_l p_l f_l(h) with f_l(h) = MLP_l(h) the expert's class scores, probabilities softmax(y).
 """
 
 from __future__ import annotations
@@ -76,14 +76,15 @@ class Forest:
             return np.ones(h.shape[:-1] + (1,))
         return self.tree_leaf_probs(h).mean(axis=-2)
 
-    def expert_probs(self, h: np.ndarray) -> np.ndarray:
+    def expert_scores(self, h: np.ndarray) -> np.ndarray:
+        """f_l(h) for every leaf: (..., leaves, classes)."""
         hidden = np.maximum(np.einsum("...h,lhe->...le", h, self.W1) + self.b1, 0.0)
-        return _softmax(np.einsum("...le,lec->...lc", hidden, self.W2) + self.b2)
+        return np.einsum("...le,lec->...lc", hidden, self.W2) + self.b2
 
     def predict(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """y (..., classes) and p (..., leaves) for latents h (..., hidden)."""
+        """Class probabilities softmax(y) (..., classes) and p (..., leaves) for latents h (..., hidden)."""
         p = self.leaf_probs(h)
-        return np.einsum("...l,...lc->...c", p, self.expert_probs(h)), p
+        return _softmax(np.einsum("...l,...lc->...c", p, self.expert_scores(h))), p
 
     def most_probable_path(self, h: np.ndarray) -> ForestPath:
         """For one latent (hidden,): the single tree path with the highest probability."""

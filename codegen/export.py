@@ -1,0 +1,69 @@
+"""`python -m codegen export artifacts/NAME`: quantize the encoder, measure what quantization costs,
+and write the firmware's generated sources plus the export manifest the gateway reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from codegen.emit import model_c
+from codegen.quantize import formats as F
+from codegen.quantize import golden
+from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
+from codegen.training import reference
+from codegen.training.train import time_steps
+from host import artifact
+from host.runtime.forest import Forest
+
+EXPORT_FORMAT_VERSION = 1
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "firmware" / "generated"
+
+
+def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.ndarray) -> dict:
+    """Fixed-point encoder vs float encoder on the artifact's test windows."""
+    test = art.test_split()
+    a, m = art.arrays, art.config["model"]
+    t, x, labels = test["timestamps"], test["values"], test["labels"]
+    x_norm = ((x - a["input.mean"]) / a["input.std"]).astype(np.float64)
+    h_float = reference.encode(a, m["substeps"], x_norm, time_steps(t) / m["time_unit_s"])
+    h_fixed = golden.encode(enc, quantize_inputs(x, in_scale), timestamps_to_dt_us(t)).astype(np.float64) / F.Q15
+    err = np.abs(h_fixed - h_float)
+    forest = Forest.from_config(a, art.config)
+    y_float, _ = forest.predict(h_float[:, -1])
+    y_fixed, _ = forest.predict(h_fixed[:, -1])
+    acc_float = float(np.mean(np.argmax(y_float, -1) == labels[:, -1]))
+    acc_fixed = float(np.mean(np.argmax(y_fixed, -1) == labels[:, -1]))
+    return {
+        "test_windows": int(len(labels)),
+        "latent_error_max_abs": float(err.max()),
+        "latent_error_mean_abs": float(err.mean()),
+        "accuracy_float": acc_float,
+        "accuracy_fixed_point_encoder": acc_fixed,
+        "accuracy_drop_points": 100.0 * (acc_float - acc_fixed),
+        "prediction_agreement": float(np.mean(np.argmax(y_float, -1) == np.argmax(y_fixed, -1))),
+        "sigmoid_table_max_error": F.sigmoid_max_error(),
+    }
+
+
+def export(artifact_dir: Path, out_dir: Path = DEFAULT_OUT) -> dict:
+    art = artifact.load(artifact_dir)
+    enc, in_scale = quantize_encoder(art.arrays, art.config)
+    report = quantization_report(art, enc, in_scale)
+    report.update(model_c.encoder_memory_bytes(enc))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    classes = len(art.config["class_names"])
+    (out_dir / "rtlnf_model.h").write_text(model_c.header(enc, art.short_hash, classes, in_scale))
+    (out_dir / "rtlnf_model.c").write_text(model_c.source(enc, art.short_hash))
+    manifest = {
+        "export_format_version": EXPORT_FORMAT_VERSION,
+        "model_hash": art.model_hash,
+        "model_hash_short": art.short_hash,
+        "hidden": enc.hidden, "inputs": enc.inputs, "substeps": enc.substeps, "classes": classes,
+        "input_scale": in_scale.tolist(),
+        "formats": {"h": "int16 Q15", "x": "int16 counts", "dt": "uint32 us", "dt_max_us": enc.dt_max_us},
+        "report": report,
+    }
+    (art.path / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
