@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from codegen.emit import GENERATED_DIR
+
 
 def _positive(v: str) -> int:
     n = int(v)
@@ -64,7 +66,9 @@ def cmd_export(args) -> int:
           f"mean {r['latent_error_mean_abs']:.2e} on {r['test_windows']} test windows")
     print(f"accuracy  float {100 * r['accuracy_float']:.2f} %   fixed-point encoder "
           f"{100 * r['accuracy_fixed_point_encoder']:.2f} %   (drop {r['accuracy_drop_points']:.2f} points)")
-    print(f"memory    model constants {r['flash_model_bytes']} B flash, state + scratch {r['ram_bytes']} B RAM")
+    print(f"fallback  float {100 * r['fallback_accuracy_float']:.2f} %   int8 {100 * r['fallback_accuracy_int8']:.2f} %")
+    print(f"memory    encoder {r['flash_encoder_bytes']} B flash + {r['ram_encoder_bytes']} B RAM, "
+          f"fallback {r['flash_fallback_bytes']} B flash + {r['ram_fallback_bytes']} B RAM (constants, state, scratch)")
     return 0
 
 
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                        description="Quantize an artifact's encoder to fixed point, report its cost, "
                                    "and write rtlnf_model.h/.c for the firmware.")
     e.add_argument("artifact", help="artifact directory written by `codegen train`")
-    e.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "firmware" / "generated"),
+    e.add_argument("--out", default=str(GENERATED_DIR),
                    help="where to write rtlnf_model.h/.c (default: firmware/generated)")
     e.set_defaults(func=cmd_export)
     args = ap.parse_args(argv)

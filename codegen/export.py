@@ -8,21 +8,22 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.emit import model_c
+from codegen.emit import GENERATED_DIR, model_c
+from codegen.quantize import fallback as fallback_s8
 from codegen.quantize import formats as F
 from codegen.quantize import golden
 from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
 from codegen.training import reference
 from codegen.training.train import time_steps
 from host import artifact
-from host.runtime.forest import Forest
+from host.runtime.forest import Forest, fallback_predict
 
 EXPORT_FORMAT_VERSION = 1
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "firmware" / "generated"
 
 
-def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.ndarray) -> dict:
-    """Fixed-point encoder vs float encoder on the artifact's test windows."""
+def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.ndarray,
+                        fb: fallback_s8.FallbackS8) -> dict:
+    """Fixed-point encoder vs float encoder, int8 fallback vs float fallback, on the test windows."""
     test = art.test_split()
     a, m = art.arrays, art.config["model"]
     t, x, labels = test["timestamps"], test["values"], test["labels"]
@@ -35,7 +36,12 @@ def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: 
     y_fixed, _ = forest.predict(h_fixed[:, -1])
     acc_float = float(np.mean(np.argmax(y_float, -1) == labels[:, -1]))
     acc_fixed = float(np.mean(np.argmax(y_fixed, -1) == labels[:, -1]))
+    h_q15_last = np.round(h_fixed[:, -1] * F.Q15).astype(np.int64)
+    scores = fallback_s8.predict_s8(fb, fallback_s8.h_to_input(fb, h_q15_last))
+    fb_float = fallback_predict(a, h_float[:, -1])
     return {
+        "fallback_accuracy_float": float(np.mean(np.argmax(fb_float, -1) == labels[:, -1])),
+        "fallback_accuracy_int8": float(np.mean(np.argmax(scores, -1) == labels[:, -1])),
         "test_windows": int(len(labels)),
         "latent_error_max_abs": float(err.max()),
         "latent_error_mean_abs": float(err.mean()),
@@ -47,21 +53,25 @@ def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: 
     }
 
 
-def export(artifact_dir: Path, out_dir: Path = DEFAULT_OUT) -> dict:
+def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR) -> dict:
     art = artifact.load(artifact_dir)
     enc, in_scale = quantize_encoder(art.arrays, art.config)
-    report = quantization_report(art, enc, in_scale)
-    report.update(model_c.encoder_memory_bytes(enc))
+    fb = fallback_s8.parse(fallback_s8.convert(art.arrays, art.calibration()))
+    report = quantization_report(art, enc, in_scale, fb)
+    report.update(model_c.memory_bytes(enc, fb))
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = len(art.config["class_names"])
-    (out_dir / "rtlnf_model.h").write_text(model_c.header(enc, art.short_hash, classes, in_scale))
-    (out_dir / "rtlnf_model.c").write_text(model_c.source(enc, art.short_hash))
+    (out_dir / "rtlnf_model.h").write_text(model_c.header(enc, fb, art.short_hash, classes, in_scale))
+    (out_dir / "rtlnf_model.c").write_text(model_c.source(enc, fb, art.short_hash))
+    (art.path / "fallback_int8.tflite").write_bytes(fb.flatbuffer)
     manifest = {
         "export_format_version": EXPORT_FORMAT_VERSION,
         "model_hash": art.model_hash,
         "model_hash_short": art.short_hash,
         "hidden": enc.hidden, "inputs": enc.inputs, "substeps": enc.substeps, "classes": classes,
         "input_scale": in_scale.tolist(),
+        "fallback": {"tflite": "fallback_int8.tflite", "input_scale": fb.in_scale, "input_zero_point": fb.in_zero_point,
+                     "output_scale": fb.out_scale, "output_zero_point": fb.out_zero_point},
         "formats": {"h": "int16 Q15", "x": "int16 counts", "dt": "uint32 us", "dt_max_us": enc.dt_max_us},
         "report": report,
     }

@@ -7,6 +7,7 @@ A directory written by `python -m codegen train` (and completed by `codegen expo
     weights.npz     float32 parameters named "encoder.W", "router.w", "experts.W1", "input.mean", ...
     metrics.json    what training measured (not part of the model hash)
     test.npz        the held-out test windows (timestamps, values, labels), for validation runs
+    calibration.npz latents from the training windows, to calibrate int8 quantization
 
 The model hash is sha256 over the canonical JSON of config.json and every array of weights.npz
 (name, dtype, shape, bytes, in name order). Its first 8 bytes (16 hex digits) travel in the sensor's
@@ -71,12 +72,18 @@ class Artifact:
         p = self.path / "metrics.json"
         return json.loads(p.read_text()) if p.exists() else {}
 
-    def test_split(self) -> dict[str, np.ndarray]:
-        p = self.path / "test.npz"
+    def _extra(self, name: str, what: str) -> dict[str, np.ndarray]:
+        p = self.path / name
         if not p.exists():
-            raise ArtifactError(f"{p}: missing (the artifact carries no test windows)")
+            raise ArtifactError(f"{p}: missing (the artifact carries no {what}; retrain it with this version)")
         with np.load(p) as z:
             return {k: z[k] for k in z.files}
+
+    def test_split(self) -> dict[str, np.ndarray]:
+        return self._extra("test.npz", "test windows")
+
+    def calibration(self) -> np.ndarray:
+        return self._extra("calibration.npz", "calibration latents")["h"]
 
 
 def write(path: Path, config: dict, arrays: dict[str, np.ndarray], metrics: dict | None = None,

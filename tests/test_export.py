@@ -39,12 +39,13 @@ def random_artifact(path, hidden, inputs, classes=3, windows=6, window=40, seed=
     t = np.cumsum(rng.uniform(0.001, 0.02, (windows, window)), axis=1)
     test = {"timestamps": t - t[:, :1], "values": rng.standard_normal((windows, window, inputs)).astype(np.float32),
             "labels": rng.integers(0, classes, (windows, window))}
+    calibration = {"h": np.tanh(rng.standard_normal((200, hidden))).astype(np.float32)}
     return artifact.write(path, config, {k: v.astype(np.float32) for k, v in a.items()},
-                          extra_arrays={"test.npz": test})
+                          extra_arrays={"test.npz": test, "calibration.npz": calibration})
 
 
 def load_generated(host_c, gen_dir):
-    lib = host_c(["solver/ltc_q15.c", gen_dir / "rtlnf_model.c"], include_dirs=[gen_dir])
+    lib = host_c(["solver/ltc_q15.c", "solver/fc_s8.c", gen_dir / "rtlnf_model.c"], include_dirs=[gen_dir])
     lib.ltc_q15_step.argtypes = [ctypes.POINTER(Model), ctypes.POINTER(ctypes.c_int16),
                                  ctypes.POINTER(ctypes.c_int16), ctypes.c_uint32, ctypes.c_void_p]
     return lib, Model.in_dll(lib, "rtlnf_model_encoder")

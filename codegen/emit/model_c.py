@@ -10,16 +10,18 @@ import numpy as np
 
 from codegen.emit.c_format import banner, c_array
 from codegen.quantize import formats as F
+from codegen.quantize.fallback import FallbackS8
 from codegen.quantize.golden import EncoderQ
 
 GENERATOR = "python -m codegen export"
 
 
-def header(enc: EncoderQ, short_hash: str, classes: int, in_scale: np.ndarray) -> str:
+def header(enc: EncoderQ, fb: FallbackS8, short_hash: str, classes: int, in_scale: np.ndarray) -> str:
+    widest = max(layer.weights.shape[0] for layer in fb.layers)
     hash_bytes = ", ".join(f"0x{short_hash[i:i + 2]}" for i in range(0, len(short_hash), 2))
     return (
         banner(GENERATOR, f"Model {short_hash}.")
-        + "#ifndef RTLNF_MODEL_H\n#define RTLNF_MODEL_H\n\n#include \"solver/ltc_q15.h\"\n\n"
+        + "#ifndef RTLNF_MODEL_H\n#define RTLNF_MODEL_H\n\n#include \"solver/fc_s8.h\"\n#include \"solver/ltc_q15.h\"\n\n"
         + f'#define RTLNF_MODEL_HASH "{short_hash}"\n'
         + f"#define RTLNF_MODEL_HASH_BYTES {{{hash_bytes}}}\n"
         + f"#define RTLNF_MODEL_HIDDEN {enc.hidden}\n"
@@ -31,11 +33,35 @@ def header(enc: EncoderQ, short_hash: str, classes: int, in_scale: np.ndarray) -
         + "/* Real value of one input count per channel (for reference; the weights already include it):\n"
         + "".join(f" *   channel {c}: {s:.9g}\n" for c, s in enumerate(in_scale))
         + " */\n\n"
-        + "extern const ltc_q15_model_t rtlnf_model_encoder;\n\n#endif /* RTLNF_MODEL_H */\n"
+        + f"#define RTLNF_MODEL_FALLBACK_SCRATCH_BYTES {enc.hidden + 2 * widest}\n\n"
+        + "extern const ltc_q15_model_t rtlnf_model_encoder;\n"
+        + "extern const fallback_s8_model_t rtlnf_model_fallback;\n\n#endif /* RTLNF_MODEL_H */\n"
     )
 
 
-def source(enc: EncoderQ, short_hash: str) -> str:
+def fallback_source(fb: FallbackS8, hidden: int) -> str:
+    parts = []
+    for k, layer in enumerate(fb.layers):
+        parts += [c_array("int8_t", f"rtlnf_model_fb{k}_weights", layer.weights, static=True),
+                  c_array("int32_t", f"rtlnf_model_fb{k}_bias", layer.bias, static=True),
+                  c_array("int32_t", f"rtlnf_model_fb{k}_mult", layer.mult, static=True),
+                  c_array("int32_t", f"rtlnf_model_fb{k}_shift", layer.shift, static=True)]
+    parts.append("\nstatic const fc_s8_layer_t rtlnf_model_fb_layers[%d] = {\n" % len(fb.layers))
+    for k, layer in enumerate(fb.layers):
+        out_n, in_n = layer.weights.shape
+        parts.append(
+            f"    {{.in_n = {in_n}, .out_n = {out_n}, .weights = rtlnf_model_fb{k}_weights, "
+            f".bias = rtlnf_model_fb{k}_bias,\n     .input_offset = {layer.input_offset}, "
+            f".output_offset = {layer.output_offset}, .mult = rtlnf_model_fb{k}_mult, "
+            f".shift = rtlnf_model_fb{k}_shift,\n     .act_min = {layer.act_min}, .act_max = {layer.act_max}}},\n")
+    parts.append("};\n\nconst fallback_s8_model_t rtlnf_model_fallback = {\n"
+                 f"    .hidden = {hidden},\n    .max_width = {max(l.weights.shape[0] for l in fb.layers)},\n"
+                 f"    .h_mult = {fb.h_mult},\n    .h_shift = {fb.h_shift},\n    .in_zero_point = {fb.in_zero_point},\n"
+                 f"    .n_layers = {len(fb.layers)},\n    .layers = rtlnf_model_fb_layers,\n}};\n")
+    return "".join(parts)
+
+
+def source(enc: EncoderQ, fb: FallbackS8, short_hash: str) -> str:
     H = enc.hidden
     return (
         banner(GENERATOR, f"Model {short_hash}.")
@@ -52,13 +78,18 @@ def source(enc: EncoderQ, short_hash: str) -> str:
         + f"    .dt_mult = {enc.dt_mult}u,\n    .dt_max_us = {enc.dt_max_us}u,\n"
         + "    .w_q = rtlnf_model_w_q,   /* H x I, row-major */\n    .u_q = rtlnf_model_u_q,   /* H x H, row-major */\n"
         + "    .b_q = rtlnf_model_b_q,\n    .mult = rtlnf_model_mult,\n    .shift = rtlnf_model_shift,\n"
-        + "    .inv_tau_q16 = rtlnf_model_inv_tau_q16,\n    .a_q15 = rtlnf_model_a_q15,\n};\n"
+        + "    .inv_tau_q16 = rtlnf_model_inv_tau_q16,\n    .a_q15 = rtlnf_model_a_q15,\n};\n\n"
+        + fallback_source(fb, H)
     )
 
 
-def encoder_memory_bytes(enc: EncoderQ) -> dict:
-    """Flash of the model constants and RAM of the state and scratch (the kernel's code is counted
-    from the ELF by the benchmarks)."""
+def memory_bytes(enc: EncoderQ, fb: FallbackS8) -> dict:
+    """Flash of the model constants and RAM of state and scratch (kernel code is counted from the
+    ELF by the benchmarks)."""
     H, I = enc.hidden, enc.inputs
-    return {"flash_model_bytes": 2 * H * I + 2 * H * H + 4 * H * 4 + 2 * H + 2 * F.SIGMOID_POINTS,
-            "ram_bytes": 2 * H + 6 * H}
+    fb_flash = sum(layer.weights.size + 12 * layer.weights.shape[0] + 40 for layer in fb.layers) + 24
+    widest = max(layer.weights.shape[0] for layer in fb.layers)
+    return {"flash_encoder_bytes": 2 * H * I + 2 * H * H + 4 * H * 4 + 2 * H + 2 * F.SIGMOID_POINTS,
+            "ram_encoder_bytes": 2 * H + 6 * H,
+            "flash_fallback_bytes": fb_flash,
+            "ram_fallback_bytes": H + 2 * widest}

@@ -13,7 +13,7 @@ class ModelConfig:
     substeps: int = 2
     trees: int = 4
     depth: int = 3
-    expert_hidden: int = 16
+    expert_hidden: int = 8
     fallback_hidden: int = 16
     time_unit_s: float = 0.01
     tau_min: float = 0.5          # in time units

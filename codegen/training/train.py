@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from codegen.training import recordings, synthetic
+from codegen.tf_quiet import import_tensorflow
 from codegen.training.config import ModelConfig
 from codegen.training.recordings import Windows
 from host import artifact
@@ -25,6 +26,7 @@ from host.runtime.forest import Forest, fallback_predict
 DT_MODES = ("timestamps", "uniform")
 SPLIT = (0.70, 0.15, 0.15)
 STD_FLOOR = 1e-6
+CALIBRATION_LATENTS = 2000
 
 
 @dataclass
@@ -117,9 +119,7 @@ def loss_steps(window: int) -> np.ndarray:
 
 
 def _configure_tensorflow(seed: int):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
+    keras, tf = import_tensorflow()
 
     # Seeds fix initialisation and shuffling. TensorFlow's op-determinism switch is not used: it
     # turns XLA off (2x slower here), and XLA on CPU is deterministic for these ops, which
@@ -192,9 +192,9 @@ def evaluate(arrays: dict, cfg, windows: Windows, mean, std, dt_mode, uniform_dt
     out = {"accuracy": accuracy(y, windows.y[:, -1]),
            "streaming_accuracy": accuracy(y_stream, windows.y[:, steps])}
     if "fallback.W1" in arrays:
-        out["fallback_accuracy"] = accuracy(fallback_predict(arrays, h[:, -1]), windows.y[:, -1])
-        out["fallback_agreement"] = float(np.mean(np.argmax(fallback_predict(arrays, h[:, -1]), -1) ==
-                                                  np.argmax(y, -1)))
+        y_fb = fallback_predict(arrays, h[:, -1])
+        out["fallback_accuracy"] = accuracy(y_fb, windows.y[:, -1])
+        out["fallback_agreement"] = float(np.mean(np.argmax(y_fb, -1) == np.argmax(y, -1)))
     return out
 
 
@@ -227,6 +227,11 @@ def train_variant(cfg, splits, mean, std, dt_mode, uniform_dt, opts, label, with
         teacher, _ = Forest(export_arrays(cfg, cell, forest, None), cfg.trees, cfg.depth).predict(h_tr)
         fallback = distill_fallback(cfg, h_tr, teacher, opts)
     arrays = export_arrays(cfg, cell, forest, fallback)
+    calibration = None
+    if with_fallback:
+        # Latents the int8 fallback is calibrated on at export: a fixed subset of the training ones.
+        pick = np.random.default_rng(opts.seed).permutation(len(h_tr))[:CALIBRATION_LATENTS]
+        calibration = h_tr[np.sort(pick)].astype(np.float32)
     result = {
         "epochs": len(hist.history["loss"]),
         "fit_seconds": round(fit_s, 1),
@@ -235,7 +240,7 @@ def train_variant(cfg, splits, mean, std, dt_mode, uniform_dt, opts, label, with
     }
     log(f"{label}: test accuracy {100 * result['test_accuracy']:.2f} % "
         f"(train {100 * result['train_accuracy']:.2f} %, val {100 * result['val_accuracy']:.2f} %)")
-    return arrays, result
+    return arrays, result, calibration
 
 
 def run(source: str, out: Path, cfg_overrides: dict, window: int, synthetic_windows: int,
@@ -249,7 +254,7 @@ def run(source: str, out: Path, cfg_overrides: dict, window: int, synthetic_wind
     uniform_dt = float(time_steps(train.t)[:, 1:].mean())
     cfg = ModelConfig(inputs=train.x.shape[-1], classes=len(ds.class_names), **cfg_overrides)
 
-    arrays, main = train_variant(cfg, splits, mean, std, "timestamps", uniform_dt, opts, "model", True)
+    arrays, main, calibration = train_variant(cfg, splits, mean, std, "timestamps", uniform_dt, opts, "model", True)
     arrays["input.mean"] = mean.astype(np.float32)
     arrays["input.std"] = std.astype(np.float32)
     metrics = {"model": main}
@@ -258,9 +263,9 @@ def run(source: str, out: Path, cfg_overrides: dict, window: int, synthetic_wind
     metrics["solver_error"] = solver_error(arrays, cfg, test, mean, std, opts.solver_check_windows)
 
     if opts.ablations:
-        _, metrics["ablation_single_leaf"] = train_variant(
+        _, metrics["ablation_single_leaf"], _ = train_variant(
             replace(cfg, depth=0), splits, mean, std, "timestamps", uniform_dt, opts, "ablation: single leaf", False)
-        _, metrics["ablation_uniform_dt"] = train_variant(
+        _, metrics["ablation_uniform_dt"], _ = train_variant(
             cfg, splits, mean, std, "uniform", uniform_dt, opts, "ablation: uniform dt", False)
 
     config = {
@@ -280,6 +285,7 @@ def run(source: str, out: Path, cfg_overrides: dict, window: int, synthetic_wind
     from host import __version__
 
     art = artifact.write(out, config, arrays, metrics,
-                         extra_arrays={"test.npz": {"timestamps": test.t, "values": test.x, "labels": test.y}},
+                         extra_arrays={"test.npz": {"timestamps": test.t, "values": test.x, "labels": test.y},
+                                       "calibration.npz": {"h": calibration}},
                          created_by=f"rtlnf {__version__} codegen train")
     return art
