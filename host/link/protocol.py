@@ -1,0 +1,74 @@
+"""Protocol: packing and parsing message bodies as laid out in protocol_spec.py.
+
+`pack("LATENT", seq, t_us=..., ..., array=h)` gives a frame body; `parse(body)` gives a
+ParsedMessage or raises ProtocolError whose `reason` is a NACK reason name.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from host.link import protocol_spec as P
+
+_HEADER = struct.Struct(P.header_format())
+
+
+class ProtocolError(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass
+class ParsedMessage:
+    name: str
+    seq: int
+    fields: dict = field(default_factory=dict)
+    array: tuple = ()
+
+
+def _array_format(ctype: str, n: int) -> str:
+    return f"<{n}{P.CTYPES[ctype]}"
+
+
+def pack(name: str, seq: int, array=(), **values) -> bytes:
+    msg = P.by_name(name)
+    names = [n for n, _ in msg.fields]
+    missing = set(names) - set(values)
+    extra = set(values) - set(names)
+    if missing or extra:
+        raise ValueError(f"{name}: missing fields {sorted(missing)}, unknown fields {sorted(extra)}")
+    body = _HEADER.pack(P.PROTOCOL_VERSION, msg.type_id, seq & 0xFFFF)
+    body += struct.pack(P.message_format(msg), *(values[n] for n in names))
+    if msg.array:
+        body += struct.pack(_array_format(msg.array[1], len(array)), *array)
+    elif len(array):
+        raise ValueError(f"{name} carries no array")
+    return body
+
+
+def parse(body: bytes) -> ParsedMessage:
+    if len(body) < _HEADER.size:
+        raise ProtocolError("BAD_LENGTH", f"{len(body)} bytes is shorter than the {_HEADER.size}-byte header")
+    version, type_id, seq = _HEADER.unpack_from(body)
+    if version != P.PROTOCOL_VERSION:
+        raise ProtocolError("BAD_VERSION", f"protocol version {version}, this host speaks {P.PROTOCOL_VERSION}")
+    msg = P.by_type(type_id)
+    if msg is None:
+        raise ProtocolError("UNKNOWN_TYPE", f"message type 0x{type_id:02x}")
+    fixed = struct.Struct(P.message_format(msg))
+    rest = body[_HEADER.size:]
+    if len(rest) < fixed.size:
+        raise ProtocolError("BAD_LENGTH", f"{msg.name} needs {fixed.size} bytes after the header, got {len(rest)}")
+    values = dict(zip((n for n, _ in msg.fields), fixed.unpack_from(rest)))
+    tail = rest[fixed.size:]
+    array: tuple = ()
+    if msg.array:
+        item = struct.calcsize(P.CTYPES[msg.array[1]])
+        if len(tail) % item:
+            raise ProtocolError("BAD_LENGTH", f"{msg.name} array of {len(tail)} bytes is not whole {msg.array[1]}s")
+        array = struct.unpack(_array_format(msg.array[1], len(tail) // item), tail)
+    elif tail:
+        raise ProtocolError("BAD_LENGTH", f"{msg.name} has {len(tail)} unexpected trailing bytes")
+    return ParsedMessage(msg.name, seq, values, array)
