@@ -3,11 +3,12 @@
 Three sensors of one device, each at its own jittered rate, merged into one irregularly sampled
 stream with per-sample timestamps:
 
-- audio: a 16 kHz microphone signal (a carrier tone whose amplitude is modulated at a class-dependent
-  rate, plus noise) cut into 20 ms frames; each frame gives 4 log band energies (50 frames/s);
+- audio: a 16 kHz microphone signal (a pulsing machine: a 0.7-1.3 kHz tone plus broadband noise,
+  both amplitude-modulated at a class-dependent rate, plus self-noise) cut into 20 ms frames; each
+  frame gives 4 log band energies (50 frames/s);
 - IMU: 3-axis linear acceleration (gravity removed, as an IMU's fusion output gives it) and 3-axis
-  gyroscope at 200 Hz: a periodic motion at a class-dependent frequency on a random axis, noise and
-  a slowly drifting bias;
+  gyroscope at 200 Hz: a periodic motion at a class-dependent frequency, mostly vertical (the
+  device's tilt up to ~30 degrees per recording), noise and a slowly drifting bias;
 - video: 2 features per 30 fps frame: motion energy (periodic at a class-dependent rate) and
   brightness (a random walk).
 
