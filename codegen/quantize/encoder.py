@@ -89,7 +89,10 @@ def quantize_encoder(arrays: dict, config: dict) -> tuple[EncoderQ, np.ndarray]:
     for j in range(H):
         q, s = _quantize_row(rows[j])
         w_q[j], u_q[j] = q[:I], q[I:]
-        M, sh = F.quantize_multiplier(s * (1 << F.Z_FRAC_BITS))
+        try:
+            M, sh = F.quantize_multiplier(s * (1 << F.Z_FRAC_BITS))
+        except ValueError as exc:
+            raise QuantizationError(f"neuron {j}: {exc}") from None
         if not 1 <= sh <= 62:
             raise QuantizationError(f"neuron {j}: weight scale {s:g} cannot be requantized (shift {sh})")
         mult[j], shift[j] = M, sh

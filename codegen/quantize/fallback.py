@@ -11,13 +11,13 @@ MultiplyByQuantizedMultiplier = SaturatingRoundingDoublingHighMul then RoundingD
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from codegen.quantize import formats as F
+from codegen.quantize.formats import quantize_multiplier_tflite as quantize_multiplier
 from codegen.tf_quiet import import_tensorflow, quiet_fds
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -48,20 +48,6 @@ class FallbackS8:
 
 
 # --- TFLite's integer arithmetic, vectorised ----------------------------------------------------
-
-def quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLite QuantizeMultiplier: real = q * 2^(shift - 31), q in [2^30, 2^31)."""
-    if real == 0.0:
-        return 0, 0
-    q, shift = math.frexp(real)
-    q_fixed = int(math.floor(abs(q) * (1 << 31) + 0.5)) * (1 if q >= 0 else -1)
-    if q_fixed == 1 << 31:
-        q_fixed //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return q_fixed, shift
-
 
 def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)

@@ -21,6 +21,8 @@ golden model (golden.py); tests compare the host-compiled C with the golden mode
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 Q15 = 1 << 15
@@ -71,13 +73,26 @@ def dt_max_us(dt_mult: int, substeps: int, inv_tau_q16_max: int) -> int:
     return int(min(DT_MAX_US, (dt_q16_max << DT_SHIFT) // dt_mult))
 
 
+def quantize_multiplier_tflite(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: real = q * 2^(shift - 31), q in [2^30, 2^31) (frexp, mantissa
+    rounded half away from zero; multipliers below 2^-31 become (0, 0))."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = int(math.floor(abs(q) * (1 << 31) + 0.5)) * (1 if q >= 0 else -1)
+    if q_fixed == 1 << 31:
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q_fixed, shift
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
-    """real = M * 2^-shift with M in [2^30, 2^31) (TFLite's convention); shift must come out >= 1."""
+    """For the LTC requantization: real = M * 2^-sh with M in [2^30, 2^31), sh a right shift."""
     if not real > 0:
         raise ValueError(f"multiplier must be positive, got {real}")
-    mantissa, exponent = np.frexp(real)           # real = mantissa * 2^exponent, mantissa in [0.5, 1)
-    m = int(round(mantissa * (1 << 31)))
-    if m == 1 << 31:
-        m //= 2
-        exponent += 1
-    return m, 31 - int(exponent)
+    q, shift = quantize_multiplier_tflite(real)
+    if q == 0:
+        raise ValueError(f"multiplier {real:g} is too small to represent")
+    return q, 31 - shift
