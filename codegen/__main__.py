@@ -55,7 +55,7 @@ def cmd_export(args) -> int:
     from host.artifact import ArtifactError
 
     try:
-        m = export(Path(args.artifact), Path(args.out))
+        m = export(Path(args.artifact), Path(args.out), args.selftest)
     except (ArtifactError, QuantizationError) as exc:
         print(f"codegen export: error: {exc}", file=sys.stderr)
         return 2
@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("artifact", help="artifact directory written by `codegen train`")
     e.add_argument("--out", default=str(GENERATED_DIR),
                    help="where to write rtlnf_model.h/.c (default: firmware/generated)")
+    e.add_argument("--selftest", type=int, default=0, metavar="STEPS",
+                   help="also write selftest_vectors.h: STEPS test samples with the golden outputs, "
+                        "for the on-target self-test (env mps2_an500_selftest)")
     e.set_defaults(func=cmd_export)
     args = ap.parse_args(argv)
     return args.func(args)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.emit import GENERATED_DIR, model_c
+from codegen.emit import GENERATED_DIR, model_c, selftest
 from codegen.quantize import fallback as fallback_s8
 from codegen.quantize import formats as F
 from codegen.quantize import golden
@@ -53,7 +53,23 @@ def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: 
     }
 
 
-def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR) -> dict:
+def selftest_vectors(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.ndarray,
+                     fb: fallback_s8.FallbackS8, steps: int) -> str:
+    """The first `steps` samples of the test split (windows back to back, state reset at each start),
+    with the golden model's latents and fallback scores after every sample."""
+    test = art.test_split()
+    L = test["values"].shape[1]
+    n_windows = -(-steps // L)
+    x = quantize_inputs(test["values"][:n_windows], in_scale).reshape(-1, enc.inputs)[:steps]
+    dt = timestamps_to_dt_us(test["timestamps"][:n_windows]).reshape(-1)[:steps]
+    h = golden.encode(enc, quantize_inputs(test["values"][:n_windows], in_scale),
+                      timestamps_to_dt_us(test["timestamps"][:n_windows])).reshape(-1, enc.hidden)[:steps]
+    scores = fallback_s8.predict_s8(fb, fallback_s8.h_to_input(fb, h.astype(np.int64)))
+    reset = (np.arange(steps) % L) == 0
+    return selftest.selftest_header(art.short_hash, x, dt, reset, h, scores)
+
+
+def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR, selftest_steps: int = 0) -> dict:
     art = artifact.load(artifact_dir)
     enc, in_scale = quantize_encoder(art.arrays, art.config)
     fb = fallback_s8.parse(fallback_s8.convert(art.arrays, art.calibration()))
@@ -64,6 +80,8 @@ def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR) -> dict:
     (out_dir / "rtlnf_model.h").write_text(model_c.header(enc, fb, art.short_hash, classes, in_scale))
     (out_dir / "rtlnf_model.c").write_text(model_c.source(enc, fb, art.short_hash))
     (art.path / "fallback_int8.tflite").write_bytes(fb.flatbuffer)
+    if selftest_steps:
+        (out_dir / "selftest_vectors.h").write_text(selftest_vectors(art, enc, in_scale, fb, selftest_steps))
     manifest = {
         "export_format_version": EXPORT_FORMAT_VERSION,
         "model_hash": art.model_hash,

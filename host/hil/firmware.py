@@ -42,12 +42,18 @@ def pio_env() -> dict:
     return {**os.environ, **PIO_OFFLINE_ENV}
 
 
-def build(env_name: str, build_dir: Path | None = None, quiet: bool = True) -> Path:
+def build(env_name: str, build_dir: Path | None = None, quiet: bool = True,
+          model_dir: Path | None = None, artifact: Path | None = None) -> Path:
     """Runs `pio run -e env_name` and returns the path of the built ELF.
 
-    build_dir overrides PlatformIO's build directory (a clean build, kept apart from .pio/).
+    build_dir overrides PlatformIO's build directory (a clean build, kept apart from .pio/);
+    model_dir and artifact choose the generated model and the artifact it must come from.
     """
     env = pio_env()
+    if model_dir is not None:
+        env["RTLNF_MODEL_DIR"] = str(model_dir)
+    if artifact is not None:
+        env["RTLNF_ARTIFACT"] = str(artifact)
     if build_dir is not None:
         env["PLATFORMIO_BUILD_DIR"] = str(build_dir)
     cmd = [str(pio_executable()), "run", "-d", str(REPO_ROOT), "-e", env_name]

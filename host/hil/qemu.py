@@ -131,3 +131,20 @@ class QemuMachine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+SELFTEST_TIMEOUT_S = 120.0
+
+
+def run_selftest(elf: Path, board: str = "mps2_an500", timeout_s: float = SELFTEST_TIMEOUT_S) -> tuple[int, str]:
+    """Runs a self-test firmware to its semihosting exit; returns (exit status, QEMU's output)."""
+    machine = board_manifest(board).get("emulator", {}).get("qemu_machine")
+    if not machine:
+        raise EmulatorError(f"board '{board}' has no QEMU machine (boards/{board}/board.json)")
+    cmd = ["qemu-system-arm", "-M", machine, "-display", "none", "-monitor", "none", "-nodefaults",
+           "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise EmulatorError(f"self-test {elf} did not exit within {timeout_s:.0f} s") from None
+    return proc.returncode, proc.stdout + proc.stderr

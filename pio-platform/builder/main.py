@@ -6,7 +6,9 @@ Defines `upload` for openocd (default) and pyocd, with a hard time limit and a c
 when no probe is attached.
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -117,6 +119,43 @@ env.Replace(LDSCRIPT_PATH=os.path.join(board_dir, "linker.ld"))
 
 # The board layer: everything in boards/<board>/ that compiles.
 env.BuildSources(os.path.join("$BUILD_DIR", "board"), board_dir, "+<*.c> +<*.S>")
+
+
+# --- the generated model ------------------------------------------------------------------------
+# Firmware that runs the model (`custom_model = required` in its env) is built with the sources
+# `python -m codegen export` wrote (firmware/generated/, or $RTLNF_MODEL_DIR). Never a default
+# model: missing sources fail the build, and so do sources exported from another model than the
+# artifact the env names (`custom_artifact`, or $RTLNF_ARTIFACT).
+MODEL_HASH_RE = re.compile(r'#define RTLNF_MODEL_HASH "([0-9a-f]+)"')
+
+
+def _model_error(msg):
+    sys.stderr.write("Error: %s\n" % msg)
+    env.Exit(1)
+
+
+if env.GetProjectOption("custom_model", "none") == "required":
+    model_dir = os.environ.get("RTLNF_MODEL_DIR") or os.path.join(project_dir, "firmware", "generated")
+    header = os.path.join(model_dir, "rtlnf_model.h")
+    if not os.path.isfile(header):
+        _model_error("no generated model in %s. Train and export one first:\n"
+                     "  python -m codegen train --out artifacts/default\n"
+                     "  python -m codegen export artifacts/default" % model_dir)
+    with open(header) as f:
+        found = MODEL_HASH_RE.search(f.read())
+    if not found:
+        _model_error("%s carries no RTLNF_MODEL_HASH: regenerate it with `python -m codegen export`" % header)
+    artifact = os.environ.get("RTLNF_ARTIFACT") or env.GetProjectOption("custom_artifact", "")
+    manifest = os.path.join(project_dir, artifact, "manifest.json") if artifact else ""
+    if manifest and os.path.isfile(manifest):
+        with open(manifest) as f:
+            expected = json.load(f)["model_hash_short"]
+        if expected != found.group(1):
+            _model_error("the generated model in %s is stale: it is model %s, %s is model %s.\n"
+                         "  python -m codegen export %s" % (model_dir, found.group(1), artifact, expected, artifact))
+    print("Model: %s (%s)" % (found.group(1), model_dir))
+    env.Append(CPPPATH=[model_dir])
+    env.BuildSources(os.path.join("$BUILD_DIR", "model"), model_dir, "+<*.c>")
 
 target_elf = env.BuildProgram()
 target_bin = env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
