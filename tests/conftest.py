@@ -26,9 +26,31 @@ def host_c(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def mps2_elf():
-    """The emulator firmware, built once per session with the real cross toolchain."""
-    return firmware.build("mps2_an500")
+def tiny_model(tiny_artifact, tmp_path_factory):
+    """The tiny artifact exported for the firmware: (generated sources dir, artifact dir). Builds in
+    the tests use it through RTLNF_MODEL_DIR / RTLNF_ARTIFACT, never the checkout's own model."""
+    from codegen.export import export
+
+    src, _ = tiny_artifact
+    work = tmp_path_factory.mktemp("model")
+    import shutil
+
+    shutil.copytree(src, work / "art")
+    export(work / "art", work / "gen")
+    return work / "gen", work / "art"
+
+
+@pytest.fixture(scope="session")
+def model_env(tiny_model):
+    gen, art = tiny_model
+    return {"RTLNF_MODEL_DIR": str(gen), "RTLNF_ARTIFACT": str(art)}
+
+
+@pytest.fixture(scope="session")
+def mps2_elf(tiny_model, tmp_path_factory):
+    """The emulator firmware with the tiny model, built once per session with the real cross toolchain."""
+    gen, art = tiny_model
+    return firmware.build("mps2_an500", build_dir=tmp_path_factory.mktemp("fw"), model_dir=gen, artifact=art)
 
 
 TINY_TRAIN = ["--window", "48", "--epochs", "2", "--hidden", "8", "--trees", "2", "--depth", "2",
@@ -51,7 +73,7 @@ def tiny_artifact(tmp_path_factory):
 
 
 def git_build_id() -> str:
-    out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
+    out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty", "--abbrev=10"],
                          capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 

@@ -3,12 +3,12 @@
 import os
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from host import artifact
 from host.hil import firmware
 from tests.conftest import REPO_ROOT, git_build_id
 
@@ -26,8 +26,8 @@ def can_cut_network() -> bool:
         ["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
-def pio_run(args, build_dir=None, offline=False):
-    env = firmware.pio_env()
+def pio_run(args, build_dir=None, offline=False, model_env=None):
+    env = {**firmware.pio_env(), **(model_env or {})}
     if build_dir:
         env["PLATFORMIO_BUILD_DIR"] = str(build_dir)
     cmd = [str(firmware.pio_executable()), "run", "-d", str(REPO_ROOT), *args]
@@ -37,11 +37,11 @@ def pio_run(args, build_dir=None, offline=False):
 
 
 @pytest.mark.parametrize("env_name", sorted(BOARDS))
-def test_clean_build_without_network(env_name, tmp_path):
+def test_clean_build_without_network(env_name, tmp_path, model_env):
     if not can_cut_network():
         pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces): "
                     "the offline property is checked where it is")
-    proc = pio_run(["-e", env_name], build_dir=tmp_path, offline=True)
+    proc = pio_run(["-e", env_name], build_dir=tmp_path, offline=True, model_env=model_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # PlatformIO's size check prints both after every build.
     assert "RAM:" in proc.stdout and "Flash:" in proc.stdout
@@ -50,8 +50,8 @@ def test_clean_build_without_network(env_name, tmp_path):
 
 
 @pytest.mark.parametrize("env_name", sorted(BOARDS))
-def test_elf_is_hard_float_cortex_m_image_at_the_board_addresses(env_name, tmp_path):
-    elf_path = firmware.build(env_name, build_dir=tmp_path)
+def test_elf_is_hard_float_cortex_m_image_at_the_board_addresses(env_name, tmp_path, tiny_model):
+    elf_path = firmware.build(env_name, build_dir=tmp_path, model_dir=tiny_model[0], artifact=tiny_model[1])
     flash_origin, (ram_origin, ram_size) = BOARDS[env_name]
     with open(elf_path, "rb") as f:
         elf = ELFFile(f)
@@ -66,8 +66,8 @@ def test_elf_is_hard_float_cortex_m_image_at_the_board_addresses(env_name, tmp_p
     assert reset == symbols["Reset_Handler"] | 1, "reset vector must be a Thumb address"
 
 
-def test_werror_and_cpu_flags_reach_every_compile(tmp_path):
-    proc = pio_run(["-e", "mps2_an500", "-v"], build_dir=tmp_path)
+def test_werror_and_cpu_flags_reach_every_compile(tmp_path, model_env):
+    proc = pio_run(["-e", "mps2_an500", "-v"], build_dir=tmp_path, model_env=model_env)
     assert proc.returncode == 0, proc.stderr
     compiles = [line for line in proc.stdout.splitlines() if "arm-none-eabi-gcc" in line and " -c " in line]
     assert len(compiles) >= 5  # core, arch and board sources
@@ -77,12 +77,11 @@ def test_werror_and_cpu_flags_reach_every_compile(tmp_path):
             assert flag in line.split(), f"{flag} missing from: {line}"
 
 
-def test_version_and_build_id_are_baked_in(mps2_elf):
-    with open(REPO_ROOT / "pyproject.toml", "rb") as f:
-        version = tomllib.load(f)["project"]["version"]
+def test_build_id_and_model_hash_are_baked_in(mps2_elf, tiny_model):
+    # (the version travels in HELLO as numbers: tests/test_sensor_qemu.py checks it over the wire)
     blob = Path(mps2_elf).read_bytes()
-    assert f"{version}\0".encode() in blob
     assert f"{git_build_id()}\0".encode() in blob
+    assert bytes.fromhex(artifact.load(tiny_model[1]).short_hash) in blob
 
 
 def st_link_attached() -> bool:
@@ -91,16 +90,16 @@ def st_link_attached() -> bool:
 
 
 @pytest.mark.parametrize("env_name,protocol", [("nucleo_h743zi", "openocd"), ("nucleo_h743zi_pyocd", "pyocd")])
-def test_upload_without_probe_fails_fast_and_says_so(env_name, protocol, tmp_path):
+def test_upload_without_probe_fails_fast_and_says_so(env_name, protocol, tmp_path, model_env):
     if st_link_attached():
         pytest.skip("an ST-LINK is attached: this test would flash it")
-    proc = pio_run(["-e", env_name, "-t", "upload"], build_dir=tmp_path)
+    proc = pio_run(["-e", env_name, "-t", "upload"], build_dir=tmp_path, model_env=model_env)
     assert proc.returncode != 0
     assert f"no debug probe found ({protocol})" in proc.stderr, proc.stdout + proc.stderr
 
 
-def test_emulator_board_refuses_upload(tmp_path):
-    proc = pio_run(["-e", "mps2_an500", "-t", "upload"], build_dir=tmp_path)
+def test_emulator_board_refuses_upload(tmp_path, model_env):
+    proc = pio_run(["-e", "mps2_an500", "-t", "upload"], build_dir=tmp_path, model_env=model_env)
     assert proc.returncode != 0
     assert "emulator target and cannot be flashed" in proc.stderr
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from codegen.quantize import formats as F
 from codegen.quantize.golden import EncoderQ
+from host.runtime.inputs import to_counts
 
 
 class QuantizationError(Exception):
@@ -23,9 +24,8 @@ def input_scales(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
 
 
 def quantize_inputs(x: np.ndarray, in_scale: np.ndarray) -> np.ndarray:
-    """Float channel values -> int16 counts (round half away from zero, saturating)."""
-    q = np.sign(x) * np.floor(np.abs(x) / in_scale + 0.5)
-    return np.clip(q, -(F.Q15 - 1), F.Q15 - 1).astype(np.int16)
+    """Float channel values -> int16 counts (the host's rule: host/runtime/inputs.py)."""
+    return to_counts(x, in_scale)
 
 
 def timestamps_to_dt_us(t_s: np.ndarray) -> np.ndarray:

@@ -1,77 +1,48 @@
 /*
- * main.c - the firmware entry point: bring the board up, greet, then serve the console.
- * RTLNF_FW_VERSION, RTLNF_BOARD_NAME and RTLNF_BUILD_ID come from the build (pio-platform).
+ * main.c - the sensor firmware: bring the board up, announce itself (HELLO), then serve the link:
+ * every received byte goes to the link application, every answer goes out on the UART.
+ * RTLNF_FW_VERSION_*, RTLNF_BOARD_NAME and RTLNF_BUILD_ID come from the build (pio-platform);
+ * the model from the generated sources (python -m codegen export).
  */
-#include <stdbool.h>
-
-#include "core/app.h"
 #include "core/board.h"
+#include "core/sensor_app.h"
+#include "rtlnf_model.h"
 
-static void send_text(const char *s)
-{
-    size_t n = 0;
-    while (s[n] != '\0') {
-        n++;
-    }
-    board_uart_write((const uint8_t *)s, n);
-}
+static int16_t s_h[RTLNF_MODEL_HIDDEN];
+static uint8_t s_scratch[LTC_Q15_SCRATCH_BYTES(RTLNF_MODEL_HIDDEN)] __attribute__((aligned(4)));
+static sensor_app_t s_app;
 
-static void send_greeting(void)
+static void uart_tx(const uint8_t *data, size_t len, void *ctx)
 {
-    static char line[160];
-    const app_identity_t id = {
-        .fw_version = RTLNF_FW_VERSION,
-        .board = RTLNF_BOARD_NAME,
-        .build_id = RTLNF_BUILD_ID,
-        .cpu_hz = board_cpu_hz(),
-        .clock_source = board_clock_source(),
-    };
-    size_t n = app_format_greeting(line, sizeof line, &id);
-    board_uart_write((const uint8_t *)line, n);
-}
-
-static void handle_line(const char *line, size_t len)
-{
-    if (len == 1 && line[0] == '?') {
-        send_greeting();
-    } else if (len > 0) {
-        send_text("ERR unknown command\r\n");
-    }
+    (void)ctx;
+    board_uart_write(data, len);
 }
 
 int main(void)
 {
     board_init();
-    send_greeting();
-
-    char line[APP_LINE_MAX];
-    size_t line_len = 0;
-    bool line_overflow = false;
+    const sensor_app_config_t cfg = {
+        .encoder = &rtlnf_model_encoder,
+        .fallback = &rtlnf_model_fallback,
+        .classes = RTLNF_MODEL_CLASSES,
+        .model_hash = RTLNF_MODEL_HASH_BYTES,
+        .fw_version = {RTLNF_FW_VERSION_MAJOR, RTLNF_FW_VERSION_MINOR, RTLNF_FW_VERSION_PATCH},
+        .board = RTLNF_BOARD_NAME,
+        .build_id = RTLNF_BUILD_ID,
+        .h = s_h,
+        .scratch = s_scratch,
+        .tx = uart_tx,
+        .tx_ctx = 0,
+    };
+    sensor_app_init(&s_app, &cfg);
+    sensor_app_send_hello(&s_app);
     for (;;) {
-        uint8_t rx[32];
+        uint8_t rx[64];
         size_t n = board_uart_read(rx, sizeof rx);
         if (n == 0) {
             board_idle();
             continue;
         }
-        for (size_t i = 0; i < n; i++) {
-            char c = (char)rx[i];
-            if (c == '\r') {
-                continue;
-            }
-            if (c == '\n') {
-                if (line_overflow) {
-                    send_text("ERR line too long\r\n");
-                } else {
-                    handle_line(line, line_len);
-                }
-                line_len = 0;
-                line_overflow = false;
-            } else if (line_len < sizeof line) {
-                line[line_len++] = c;
-            } else {
-                line_overflow = true;
-            }
-        }
+        sensor_app_rx(&s_app, rx, n, board_uart_rx_overflows());
     }
 }

@@ -62,7 +62,7 @@ def _build_id():
     """Git commit of the tree being built, `-dirty` when it has uncommitted changes."""
     try:
         out = subprocess.run(
-            ["git", "-C", project_dir, "describe", "--always", "--dirty", "--abbrev=12"],
+            ["git", "-C", project_dir, "describe", "--always", "--dirty", "--abbrev=10"],
             capture_output=True, text=True, timeout=10, check=True,
         )
         return out.stdout.strip() or "unknown"
@@ -92,6 +92,8 @@ env.Append(
         ("F_CPU", "$BOARD_F_CPU"),
         ("RTLNF_BOARD_NAME", '\\"%s\\"' % board_id),
         ("RTLNF_FW_VERSION", '\\"%s\\"' % _project_version()),
+        *[("RTLNF_FW_VERSION_%s" % part, int(v)) for part, v in
+          zip(("MAJOR", "MINOR", "PATCH"), _project_version().split(".")[:3])],
         ("RTLNF_BUILD_ID", '\\"%s\\"' % _build_id()),
     ],
     CPPPATH=["$PROJECT_SRC_DIR", board_dir],
