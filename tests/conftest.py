@@ -29,12 +29,12 @@ def host_c(tmp_path_factory):
 def tiny_model(tiny_artifact, tmp_path_factory):
     """The tiny artifact exported for the firmware: (generated sources dir, artifact dir). Builds in
     the tests use it through RTLNF_MODEL_DIR / RTLNF_ARTIFACT, never the checkout's own model."""
+    import shutil
+
     from codegen.export import export
 
     src, _ = tiny_artifact
     work = tmp_path_factory.mktemp("model")
-    import shutil
-
     shutil.copytree(src, work / "art")
     export(work / "art", work / "gen")
     return work / "gen", work / "art"

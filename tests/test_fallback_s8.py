@@ -1,25 +1,20 @@
 """The int8 fallback expert: golden model == TFLite Micro's interpreter == the firmware's C."""
 
 import ctypes
-import shutil
 
 import numpy as np
 import pytest
 
-from codegen.export import export
 from codegen.quantize import fallback as FB
 from host import artifact
 from tests.test_export import load_generated
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_artifact, tmp_path_factory, host_c):
-    src, _ = tiny_artifact
-    work = tmp_path_factory.mktemp("fb")
-    shutil.copytree(src, work / "art")
-    export(work / "art", work / "gen")
-    fb = FB.parse((work / "art" / "fallback_int8.tflite").read_bytes())
-    lib, _ = load_generated(host_c, work / "gen")
+def exported(tiny_model, host_c):
+    gen, art = tiny_model
+    fb = FB.parse((art / "fallback_int8.tflite").read_bytes())
+    lib, _ = load_generated(host_c, gen)
     lib.fallback_s8_predict.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16),
                                         ctypes.c_void_p, ctypes.POINTER(ctypes.c_int8)]
     lib.fallback_s8_predict.restype = ctypes.c_uint32
@@ -27,7 +22,7 @@ def exported(tiny_artifact, tmp_path_factory, host_c):
     lib.tflm_multiply_by_quantized_multiplier.restype = ctypes.c_int32
     model = ctypes.c_void_p.in_dll(lib, "rtlnf_model_fallback")  # address of the struct itself below
     addr = ctypes.addressof(model)
-    return fb, lib, addr, artifact.load(work / "art")
+    return fb, lib, addr, artifact.load(art)
 
 
 def random_int8_inputs(rng, n, width):

@@ -2,12 +2,10 @@
 real frame byte streams in, real frames out; latents equal the golden model; bad frames NACKed."""
 
 import ctypes
-import shutil
 
 import numpy as np
 import pytest
 
-from codegen.export import export
 from codegen.quantize import golden
 from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
 from host import artifact
@@ -17,18 +15,14 @@ from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
-def sensor(tiny_artifact, tmp_path_factory, host_c):
-    src, _ = tiny_artifact
-    work = tmp_path_factory.mktemp("sensor")
-    shutil.copytree(src, work / "art")
-    export(work / "art", work / "gen")
+def sensor(tiny_model, host_c):
+    gen, art_dir = tiny_model
     lib = host_c(["core/sensor_app.c", "core/frame.c", "solver/ltc_q15.c", "solver/fc_s8.c",
-                  work / "gen" / "rtlnf_model.c", REPO_ROOT / "tests" / "support" / "sensor_app_shim.c"],
-                 include_dirs=[work / "gen"])
+                  gen / "rtlnf_model.c", REPO_ROOT / "tests" / "support" / "sensor_app_shim.c"],
+                 include_dirs=[gen])
     lib.shim_rx.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
     lib.shim_rx.restype = ctypes.c_size_t
-    art = artifact.load(work / "art")
-    return lib, art
+    return lib, artifact.load(art_dir)
 
 
 class Link:
