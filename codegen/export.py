@@ -29,15 +29,15 @@ def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: 
     t, x, labels = test["timestamps"], test["values"], test["labels"]
     x_norm = ((x - a["input.mean"]) / a["input.std"]).astype(np.float64)
     h_float = reference.encode(a, m["substeps"], x_norm, time_steps(t) / m["time_unit_s"])
-    h_fixed = golden.encode(enc, quantize_inputs(x, in_scale), timestamps_to_dt_us(t)).astype(np.float64) / F.Q15
+    h_q15 = golden.encode(enc, quantize_inputs(x, in_scale), timestamps_to_dt_us(t)).astype(np.int64)
+    h_fixed = h_q15 / F.Q15
     err = np.abs(h_fixed - h_float)
     forest = Forest.from_config(a, art.config)
     y_float, _ = forest.predict(h_float[:, -1])
     y_fixed, _ = forest.predict(h_fixed[:, -1])
     acc_float = float(np.mean(np.argmax(y_float, -1) == labels[:, -1]))
     acc_fixed = float(np.mean(np.argmax(y_fixed, -1) == labels[:, -1]))
-    h_q15_last = np.round(h_fixed[:, -1] * F.Q15).astype(np.int64)
-    scores = fallback_s8.predict_s8(fb, fallback_s8.h_to_input(fb, h_q15_last))
+    scores = fallback_s8.predict_s8(fb, fallback_s8.h_to_input(fb, h_q15[:, -1]))
     fb_float = fallback_predict(a, h_float[:, -1])
     return {
         "fallback_accuracy_float": float(np.mean(np.argmax(fb_float, -1) == labels[:, -1])),
@@ -60,10 +60,11 @@ def selftest_vectors(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.
     test = art.test_split()
     L = test["values"].shape[1]
     n_windows = -(-steps // L)
-    x = quantize_inputs(test["values"][:n_windows], in_scale).reshape(-1, enc.inputs)[:steps]
-    dt = timestamps_to_dt_us(test["timestamps"][:n_windows]).reshape(-1)[:steps]
-    h = golden.encode(enc, quantize_inputs(test["values"][:n_windows], in_scale),
-                      timestamps_to_dt_us(test["timestamps"][:n_windows])).reshape(-1, enc.hidden)[:steps]
+    x_windows = quantize_inputs(test["values"][:n_windows], in_scale)
+    dt_windows = timestamps_to_dt_us(test["timestamps"][:n_windows])
+    x = x_windows.reshape(-1, enc.inputs)[:steps]
+    dt = dt_windows.reshape(-1)[:steps]
+    h = golden.encode(enc, x_windows, dt_windows).reshape(-1, enc.hidden)[:steps]
     scores = fallback_s8.predict_s8(fb, fallback_s8.h_to_input(fb, h.astype(np.int64)))
     reset = (np.arange(steps) % L) == 0
     return selftest.selftest_header(art.short_hash, x, dt, reset, h, scores)

@@ -6,13 +6,12 @@ import tomllib
 import numpy as np
 import pytest
 
-from codegen.quantize import golden
-from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
 from host import artifact
 from host.link import protocol_spec as P
 from host.link.sensor import SensorLink
 from host.link.transport import open_port
 from tests.conftest import REPO_ROOT, git_build_id
+from tests.test_sensor_app import golden_latents
 
 pytestmark = pytest.mark.emulator
 REPLY_TIMEOUT_S = 3.0
@@ -48,12 +47,7 @@ def collect(link, name, count):
 
 
 def test_injected_windows_return_golden_latents_through_garbage(link, tiny_model):
-    art = artifact.load(tiny_model[1])
-    enc, in_scale = quantize_encoder(art.arrays, art.config)
-    test = art.test_split()
-    x = quantize_inputs(test["values"][:2], in_scale)
-    t_us = np.round(test["timestamps"][:2] * 1e6).astype(np.int64)
-    expected = golden.encode(enc, x, timestamps_to_dt_us(test["timestamps"][:2]))
+    x, t_us, expected = golden_latents(artifact.load(tiny_model[1]), 2)
     link.hello()
     rng = np.random.default_rng(9)
     got = []

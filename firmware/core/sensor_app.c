@@ -4,8 +4,6 @@
 
 #include "core/protocol_defs.h"
 
-#define BODY_MAX FRAME_BODY_MAX
-
 static void send_body(sensor_app_t *app, const uint8_t *body, size_t len)
 {
     uint8_t wire[FRAME_WIRE_MAX(FRAME_BODY_MAX)];
@@ -19,7 +17,7 @@ static void send_body(sensor_app_t *app, const uint8_t *body, size_t len)
 static void send_message(sensor_app_t *app, uint8_t type, const void *msg, size_t msg_len,
                          const void *tail, size_t tail_len)
 {
-    uint8_t body[BODY_MAX];
+    uint8_t body[FRAME_BODY_MAX];
     rtlnf_header_t hdr = {.version = RTLNF_PROTOCOL_VERSION, .type = type, .seq = app->tx_seq++};
     if (sizeof hdr + msg_len + tail_len > sizeof body) {
         return;
