@@ -9,7 +9,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from host import artifact
-from host.hil import firmware
+from host.hil import firmware, stack_bound
 from tests.conftest import REPO_ROOT, git_build_id
 
 BOARDS = {
@@ -64,6 +64,12 @@ def test_elf_is_hard_float_cortex_m_image_at_the_board_addresses(env_name, tmp_p
     assert ram_origin < initial_sp <= ram_origin + ram_size
     assert initial_sp == symbols["__stack_top__"]
     assert reset == symbols["Reset_Handler"] | 1, "reset vector must be a Thumb address"
+
+    report = stack_bound.analyse(elf_path.parent)
+    assert [n for n, _ in report.main_path[:2]] == ["Reset_Handler", "main"]
+    frames = [int(line.split("\t")[1]) for su in elf_path.parent.rglob("*.su") for line in su.read_text().splitlines()]
+    assert max(frames) <= report.main_bytes <= report.bound <= report.stack_size == 8192
+    assert {"SysTick_Handler"} <= set(report.interrupts)
 
 
 def test_werror_and_cpu_flags_reach_every_compile(tmp_path, model_env):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegen.emit.protocol import PROTOCOL_DEFS_H, protocol_header
+from codegen.emit.protocol import DOC_BEGIN, DOC_END, PROTOCOL_DEFS_H, PROTOCOL_DOC, protocol_header, protocol_markdown
 from host.link import framing, protocol
 from host.link import protocol_spec as P
 from tests.support.cbuild import FIRMWARE_DIR
@@ -17,6 +17,12 @@ RANGES = {"B": (0, 255), "b": (-128, 127), "H": (0, 65535), "h": (-32768, 32767)
 
 def test_committed_header_is_what_the_spec_generates():
     assert PROTOCOL_DEFS_H.read_text() == protocol_header(), "run codegen.emit.protocol.write_protocol_header()"
+
+
+def test_message_tables_in_the_doc_are_what_the_spec_generates():
+    text = PROTOCOL_DOC.read_text()
+    block = DOC_BEGIN + text.split(DOC_BEGIN, 1)[1].split(DOC_END, 1)[0] + DOC_END
+    assert block == protocol_markdown(), "run codegen.emit.protocol.write_protocol_doc()"
 
 
 @pytest.mark.parametrize("cc,flags", [("gcc", []), ("arm-none-eabi-gcc", ["-mcpu=cortex-m7", "-mthumb"])])

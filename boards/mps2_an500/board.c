@@ -24,6 +24,17 @@
 #define UART_INT_RX       (1u << 1)
 
 #define UART0_RX_IRQ      0u
+
+/* CMSDK APB watchdog (DDI 0479): counts WDOGCLK (the 25 MHz system clock in QEMU) down from LOAD;
+ * the first expiry raises its interrupt (NMI), the second, still unacknowledged, resets. */
+#define WDOG_BASE         0x40008000u
+#define WDOG_LOAD         CM7_REG(WDOG_BASE + 0x000u)
+#define WDOG_CONTROL      CM7_REG(WDOG_BASE + 0x008u)
+#define WDOG_INTCLR       CM7_REG(WDOG_BASE + 0x00Cu)
+#define WDOG_LOCK         CM7_REG(WDOG_BASE + 0xC00u)
+#define WDOG_UNLOCK_KEY   0x1ACCE551u
+#define WDOG_CONTROL_INTEN (1u << 0)
+#define WDOG_CONTROL_RESEN (1u << 1)
 #define CONSOLE_BAUD      115200u   /* QEMU does not pace the line; the divisor only has to be valid */
 
 
@@ -67,4 +78,21 @@ uint32_t board_cpu_hz(void)
 const char *board_clock_source(void)
 {
     return "QEMU 25 MHz";
+}
+
+void board_watchdog_start(uint32_t timeout_ms)
+{
+    WDOG_LOCK = WDOG_UNLOCK_KEY;        /* left unlocked: every kick writes INTCLR */
+    WDOG_LOAD = (F_CPU / 1000u) * (timeout_ms / 2u);   /* two expiries to a reset */
+    WDOG_CONTROL = WDOG_CONTROL_INTEN | WDOG_CONTROL_RESEN;
+}
+
+void board_watchdog_kick(void)
+{
+    WDOG_INTCLR = 1u;                   /* acknowledges and reloads */
+}
+
+bool board_reset_was_watchdog(void)
+{
+    return false;   /* the MPS2 has no reset-cause register */
 }

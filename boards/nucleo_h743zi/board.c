@@ -43,6 +43,7 @@
 #define RCC_AHB4ENR    CM7_REG(RCC_BASE + 0xE0u)
 #define RCC_APB1LENR   CM7_REG(RCC_BASE + 0xE8u)
 #define RCC_APB4ENR    CM7_REG(RCC_BASE + 0xF4u)
+#define RCC_RSR        CM7_REG(RCC_BASE + 0xD0u)
 
 #define RCC_CR_HSEON    (1u << 16)
 #define RCC_CR_HSERDY   (1u << 17)
@@ -62,6 +63,20 @@
 #define RCC_AHB4ENR_GPIODEN (1u << 3)
 #define RCC_APB1LENR_USART3EN (1u << 18)
 #define RCC_APB4ENR_SYSCFGEN (1u << 1)
+#define RCC_RSR_RMVF       (1u << 16)
+#define RCC_RSR_IWDG1RSTF  (1u << 26)
+
+/* IWDG1: counts the 32 kHz LSI; prescaler /32 (PR = 3) gives 1 ms per count, reload <= 4095. */
+#define IWDG1_BASE 0x58004800u
+#define IWDG1_KR       CM7_REG(IWDG1_BASE + 0x00u)
+#define IWDG1_PR       CM7_REG(IWDG1_BASE + 0x04u)
+#define IWDG1_RLR      CM7_REG(IWDG1_BASE + 0x08u)
+#define IWDG1_SR       CM7_REG(IWDG1_BASE + 0x0Cu)
+#define IWDG_KEY_RELOAD 0xAAAAu
+#define IWDG_KEY_ACCESS 0x5555u
+#define IWDG_KEY_START  0xCCCCu
+#define IWDG_PR_DIV32   0x3u
+#define IWDG_SR_PVU_RVU 0x3u
 
 /* PWR, SYSCFG, FLASH, DBGMCU */
 #define PWR_BASE 0x58024800u
@@ -264,4 +279,30 @@ uint32_t board_cpu_hz(void)
 const char *board_clock_source(void)
 {
     return s_clock_source;
+}
+
+bool board_reset_was_watchdog(void)
+{
+    static int s_cause = -1;   /* read once: the flags are cleared so the next reset reports afresh */
+    if (s_cause < 0) {
+        s_cause = (RCC_RSR & RCC_RSR_IWDG1RSTF) != 0u;
+        RCC_RSR |= RCC_RSR_RMVF;
+    }
+    return s_cause != 0;
+}
+
+void board_watchdog_start(uint32_t timeout_ms)
+{
+    uint32_t reload = timeout_ms < 4095u ? timeout_ms : 4095u;
+    IWDG1_KR = IWDG_KEY_START;          /* starts the LSI too */
+    IWDG1_KR = IWDG_KEY_ACCESS;
+    IWDG1_PR = IWDG_PR_DIV32;
+    IWDG1_RLR = reload;
+    (void)wait_bits(&IWDG1_SR, IWDG_SR_PVU_RVU, 0u);
+    IWDG1_KR = IWDG_KEY_RELOAD;
+}
+
+void board_watchdog_kick(void)
+{
+    IWDG1_KR = IWDG_KEY_RELOAD;
 }

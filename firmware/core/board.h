@@ -8,6 +8,7 @@
 #ifndef RTLNF_BOARD_H
 #define RTLNF_BOARD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,22 @@ uint32_t board_uart_rx_overflows(void);
 
 /* Milliseconds since board_init (wraps after ~49 days). */
 uint32_t board_millis(void);
+
+/* Microseconds since board_init (wraps after ~71 minutes), from the millisecond tick and the
+ * SysTick down-counter. */
+uint32_t board_micros(void);
+
+/* Free-running CPU cycle counter (DWT CYCCNT). Returns false, and the core leaves costs at 0,
+ * where the board or emulator has none (QEMU does not model the DWT). */
+bool board_cycle_counter_start(void);
+uint32_t board_cycles(void);
+
+/* Independent watchdog: resets the chip unless kicked at least every timeout_ms. */
+void board_watchdog_start(uint32_t timeout_ms);
+void board_watchdog_kick(void);
+
+/* True when the last reset came from the watchdog (read once at boot, where the board can tell). */
+bool board_reset_was_watchdog(void);
 
 /* Sleeps (WFI) until the next interrupt, unless received bytes are already waiting: the check and
  * the sleep are done with interrupts masked, so a byte arriving in between still wakes the core. */

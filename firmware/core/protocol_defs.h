@@ -16,13 +16,22 @@
 #define RTLNF_MSG_LOCAL_PREDICTION 0x06u   /* sensor->host */
 #define RTLNF_MSG_NACK 0x07u   /* sensor->host */
 #define RTLNF_MSG_REQUEST 0x08u   /* host->sensor */
+#define RTLNF_MSG_CONFIG 0x09u   /* host->sensor */
 
-#define RTLNF_LATENT_FLAG_FALLBACK 2u
+#define RTLNF_FALLBACK_AFTER_MS 1000u
+#define RTLNF_GATEWAY_HEARTBEAT_PERIOD_MS 250u
+#define RTLNF_GENERATOR_MIN_PERIOD_US 1000u
+#define RTLNF_HELLO_FLAG_CYCLE_COUNTER 1u
+#define RTLNF_HELLO_FLAG_WATCHDOG_RESET 2u
+#define RTLNF_LATENT_FLAG_GENERATED 2u
 #define RTLNF_LATENT_FLAG_RESUMED 1u
 #define RTLNF_SAMPLE_FLAG_RESET 1u
+#define RTLNF_SENSOR_HEARTBEAT_PERIOD_MS 1000u
+#define RTLNF_SOURCE_GENERATOR 1u
+#define RTLNF_SOURCE_UART 0u
 #define RTLNF_STATE_FALLBACK 2u
-#define RTLNF_STATE_RUNNING 0u
 #define RTLNF_STATE_SUSPENDED 1u
+#define RTLNF_SUSPEND_AFTER_MS 200u
 #define RTLNF_NACK_BAD_CRC 1u
 #define RTLNF_NACK_BAD_COBS 2u
 #define RTLNF_NACK_TOO_SHORT 3u
@@ -31,6 +40,8 @@
 #define RTLNF_NACK_UNKNOWN_TYPE 6u
 #define RTLNF_NACK_BAD_LENGTH 7u
 #define RTLNF_NACK_WRONG_INPUTS 8u
+#define RTLNF_NACK_BAD_CONFIG 9u
+#define RTLNF_NACK_SOURCE_BUSY 10u
 
 /* every frame body starts with this */
 typedef struct __attribute__((packed)) {
@@ -80,16 +91,23 @@ typedef struct __attribute__((packed)) {
 } rtlnf_msg_heartbeat_t;
 _Static_assert(sizeof(rtlnf_msg_heartbeat_t) == 4, "rtlnf_msg_heartbeat_t differs from protocol_spec.py");
 
-/* counters since boot */
+/* counters since boot (heartbeats: received from the gateway; sleep_ms: time in WFI), state flags and the settings in effect */
 typedef struct __attribute__((packed)) {
+    uint32_t uptime_ms;
     uint32_t frames_ok;
     uint32_t frames_bad;
     uint32_t rx_overflows;
     uint32_t samples;
+    uint32_t latents;
+    uint32_t local_predictions;
+    uint32_t heartbeats;
     uint32_t suspended_ms;
+    uint32_t sleep_ms;
     uint8_t state;
+    uint8_t source;
+    uint8_t decimation;
 } rtlnf_msg_stats_t;
-_Static_assert(sizeof(rtlnf_msg_stats_t) == 21, "rtlnf_msg_stats_t differs from protocol_spec.py");
+_Static_assert(sizeof(rtlnf_msg_stats_t) == 43, "rtlnf_msg_stats_t differs from protocol_spec.py");
 
 /* the fallback expert's int8 class scores while the gateway is silent; followed by int8_t scores[] to the end of the body */
 typedef struct __attribute__((packed)) {
@@ -112,5 +130,14 @@ typedef struct __attribute__((packed)) {
     uint8_t what;
 } rtlnf_msg_request_t;
 _Static_assert(sizeof(rtlnf_msg_request_t) == 1, "rtlnf_msg_request_t differs from protocol_spec.py");
+
+/* choose the sample source and the latent decimation; answered with STATS */
+typedef struct __attribute__((packed)) {
+    uint8_t source;
+    uint8_t decimation;
+    uint32_t generator_period_us;
+    uint32_t generator_seed;
+} rtlnf_msg_config_t;
+_Static_assert(sizeof(rtlnf_msg_config_t) == 10, "rtlnf_msg_config_t differs from protocol_spec.py");
 
 #endif /* RTLNF_PROTOCOL_DEFS_H */

@@ -4,12 +4,22 @@
 
 #include "core/protocol_defs.h"
 
+/* Generated samples handled per poll: bounds the time between looks at the UART when the loop
+ * has fallen behind the generator's schedule. */
+#define GENERATOR_BURST_MAX 4u
+
+static uint32_t now_ms(const sensor_app_t *app)
+{
+    return app->cfg.io.millis(app->cfg.io.ctx);
+}
+
 static void send_body(sensor_app_t *app, const uint8_t *body, size_t len)
 {
     uint8_t wire[FRAME_WIRE_MAX(FRAME_BODY_MAX)];
     size_t n = frame_encode(body, len, wire, sizeof wire);
     if (n > 0) {
-        app->cfg.tx(wire, n, app->cfg.tx_ctx);
+        app->cfg.io.tx(wire, n, app->cfg.io.ctx);
+        app->last_tx_ms = now_ms(app);
     }
 }
 
@@ -55,7 +65,8 @@ void sensor_app_send_hello(sensor_app_t *app)
         .protocol_version = RTLNF_PROTOCOL_VERSION,
         .fw_major = c->fw_version[0], .fw_minor = c->fw_version[1], .fw_patch = c->fw_version[2],
         .hidden = c->encoder->hidden, .inputs = c->encoder->inputs, .classes = c->classes,
-        .substeps = (uint8_t)c->encoder->substeps, .h_frac_bits = 15, .flags = 0,
+        .substeps = (uint8_t)c->encoder->substeps, .h_frac_bits = 15,
+        .flags = (uint8_t)(c->boot_flags | (c->io.cycles != NULL ? RTLNF_HELLO_FLAG_CYCLE_COUNTER : 0u)),
     };
     copy_text(hello.board, sizeof hello.board, c->board);
     copy_text(hello.build_id, sizeof hello.build_id, c->build_id);
@@ -63,14 +74,69 @@ void sensor_app_send_hello(sensor_app_t *app)
     send_message(app, RTLNF_MSG_HELLO, &hello, sizeof hello, NULL, 0);
 }
 
-static void send_stats(sensor_app_t *app, uint32_t rx_overflows)
+static void send_stats(sensor_app_t *app)
 {
+    const sensor_io_t *io = &app->cfg.io;
+    uint32_t now = now_ms(app);
     rtlnf_msg_stats_t stats = {
+        .uptime_ms = now,
         .frames_ok = app->stats.frames_ok, .frames_bad = app->stats.frames_bad,
-        .rx_overflows = rx_overflows, .samples = app->stats.samples, .suspended_ms = 0,
-        .state = RTLNF_STATE_RUNNING,
+        .rx_overflows = io->rx_overflows != NULL ? io->rx_overflows(io->ctx) : 0u,
+        .samples = app->stats.samples, .latents = app->stats.latents,
+        .local_predictions = app->stats.local_predictions, .heartbeats = app->stats.heartbeats,
+        .suspended_ms = app->stats.suspended_ms + (app->suspended ? now - app->suspended_since_ms : 0u),
+        .sleep_ms = io->sleep_ms != NULL ? io->sleep_ms(io->ctx) : 0u,
+        .state = (uint8_t)((app->suspended ? RTLNF_STATE_SUSPENDED : 0u) | (app->fallback ? RTLNF_STATE_FALLBACK : 0u)),
+        .source = app->source, .decimation = app->decimation,
     };
     send_message(app, RTLNF_MSG_STATS, &stats, sizeof stats, NULL, 0);
+}
+
+static void reset_sequence(sensor_app_t *app)
+{
+    memset(app->cfg.h, 0, app->cfg.encoder->hidden * sizeof(int16_t));
+    app->have_last = false;
+}
+
+/* One sample, whichever source it came from: encoder step, then LATENT or LOCAL_PREDICTION. */
+static void encode_sample(sensor_app_t *app, uint32_t t_us, uint16_t seq, const int16_t *x, uint8_t latent_flags)
+{
+    const sensor_app_config_t *c = &app->cfg;
+    uint32_t now = now_ms(app);
+    if (app->suspended) {
+        app->suspended = false;
+        app->stats.suspended_ms += now - app->suspended_since_ms;
+        app->pending_flags |= RTLNF_LATENT_FLAG_RESUMED;
+    }
+    app->last_input_ms = now;
+
+    /* dt is the timestamps' difference (modulo 2^32), whatever happened in between: a suspended
+     * encoder resumes exactly where an uninterrupted one would be. */
+    uint32_t dt_us = app->have_last ? t_us - app->last_t_us : 0u;
+    uint32_t c0 = c->io.cycles != NULL ? c->io.cycles(c->io.ctx) : 0u;
+    ltc_q15_step(c->encoder, c->h, x, dt_us, c->scratch);
+    uint32_t cost = c->io.cycles != NULL ? c->io.cycles(c->io.ctx) - c0 : 0u;
+    app->last_t_us = t_us;
+    app->have_last = true;
+    app->stats.samples++;
+    app->pending_flags |= latent_flags;
+
+    if (++app->since_emit < app->decimation) {
+        return;
+    }
+    app->since_emit = 0;
+    if (app->fallback) {
+        int8_t scores[FRAME_BODY_MAX];
+        uint32_t best = fallback_s8_predict(c->fallback, c->h, c->fallback_scratch, scores);
+        rtlnf_msg_local_prediction_t pred = {.t_us = t_us, .sample_seq = seq, .class_index = (uint8_t)best};
+        app->stats.local_predictions++;
+        send_message(app, RTLNF_MSG_LOCAL_PREDICTION, &pred, sizeof pred, scores, c->classes);
+    } else {
+        rtlnf_msg_latent_t latent = {.t_us = t_us, .sample_seq = seq, .flags = app->pending_flags, .cost = cost};
+        app->stats.latents++;
+        send_message(app, RTLNF_MSG_LATENT, &latent, sizeof latent, c->h, c->encoder->hidden * sizeof(int16_t));
+    }
+    app->pending_flags = 0;
 }
 
 static void on_sample(sensor_app_t *app, const rtlnf_header_t *hdr, const uint8_t *payload, size_t len)
@@ -85,24 +151,47 @@ static void on_sample(sensor_app_t *app, const rtlnf_header_t *hdr, const uint8_
         send_nack(app, hdr->seq, hdr->type, RTLNF_NACK_WRONG_INPUTS);
         return;
     }
+    if (app->source != RTLNF_SOURCE_UART) {
+        send_nack(app, hdr->seq, hdr->type, RTLNF_NACK_SOURCE_BUSY);
+        return;
+    }
     memcpy(&sample, payload, sizeof sample);
     int16_t x[FRAME_BODY_MAX / sizeof(int16_t)];   /* inputs were checked against the body length */
     memcpy(x, payload + sizeof sample, len - sizeof sample);
     if (sample.flags & RTLNF_SAMPLE_FLAG_RESET) {
-        memset(app->cfg.h, 0, enc->hidden * sizeof(int16_t));
-        app->have_last = false;
+        reset_sequence(app);
     }
-    uint32_t dt_us = app->have_last ? sample.t_us - app->last_t_us : 0u;   /* modulo 2^32 */
-    ltc_q15_step(enc, app->cfg.h, x, dt_us, app->cfg.scratch);
-    app->last_t_us = sample.t_us;
-    app->have_last = true;
-    app->stats.samples++;
     app->stats.frames_ok++;
-    rtlnf_msg_latent_t latent = {.t_us = sample.t_us, .sample_seq = hdr->seq, .flags = 0, .cost = 0};
-    send_message(app, RTLNF_MSG_LATENT, &latent, sizeof latent, app->cfg.h, enc->hidden * sizeof(int16_t));
+    encode_sample(app, sample.t_us, hdr->seq, x, 0);
 }
 
-static void on_frame(sensor_app_t *app, const uint8_t *body, size_t len, uint32_t rx_overflows)
+static void on_config(sensor_app_t *app, const rtlnf_header_t *hdr, const uint8_t *payload, size_t len)
+{
+    rtlnf_msg_config_t cfg;
+    if (len != sizeof cfg) {
+        send_nack(app, hdr->seq, hdr->type, RTLNF_NACK_BAD_LENGTH);
+        return;
+    }
+    memcpy(&cfg, payload, sizeof cfg);
+    bool generator = cfg.source == RTLNF_SOURCE_GENERATOR;
+    if ((cfg.source != RTLNF_SOURCE_UART && !generator) || cfg.decimation == 0 ||
+        (generator && cfg.generator_period_us < RTLNF_GENERATOR_MIN_PERIOD_US)) {
+        send_nack(app, hdr->seq, hdr->type, RTLNF_NACK_BAD_CONFIG);
+        return;
+    }
+    app->stats.frames_ok++;
+    app->source = cfg.source;
+    app->decimation = cfg.decimation;
+    app->since_emit = 0;
+    reset_sequence(app);
+    if (generator) {
+        sample_generator_init(&app->generator, cfg.generator_period_us, cfg.generator_seed);
+        app->generator_origin_us = app->cfg.io.micros(app->cfg.io.ctx);
+    }
+    send_stats(app);
+}
+
+static void on_frame(sensor_app_t *app, const uint8_t *body, size_t len)
 {
     rtlnf_header_t hdr;
     if (len < sizeof hdr) {
@@ -120,6 +209,9 @@ static void on_frame(sensor_app_t *app, const uint8_t *body, size_t len, uint32_
     case RTLNF_MSG_SAMPLE:
         on_sample(app, &hdr, payload, plen);
         break;
+    case RTLNF_MSG_CONFIG:
+        on_config(app, &hdr, payload, plen);
+        break;
     case RTLNF_MSG_REQUEST: {
         rtlnf_msg_request_t req;
         if (plen != sizeof req) {
@@ -132,7 +224,7 @@ static void on_frame(sensor_app_t *app, const uint8_t *body, size_t len, uint32_
             sensor_app_send_hello(app);
         } else if (req.what == RTLNF_MSG_STATS) {
             app->stats.frames_ok++;
-            send_stats(app, rx_overflows);
+            send_stats(app);
         } else {
             send_nack(app, hdr.seq, hdr.type, RTLNF_NACK_UNKNOWN_TYPE);
         }
@@ -141,9 +233,13 @@ static void on_frame(sensor_app_t *app, const uint8_t *body, size_t len, uint32_
     case RTLNF_MSG_HEARTBEAT:
         if (plen != sizeof(rtlnf_msg_heartbeat_t)) {
             send_nack(app, hdr.seq, hdr.type, RTLNF_NACK_BAD_LENGTH);
-        } else {
-            app->stats.frames_ok++;
+            break;
         }
+        app->stats.frames_ok++;
+        app->stats.heartbeats++;
+        app->heard_gateway = true;
+        app->fallback = false;
+        app->last_heartbeat_ms = now_ms(app);
         break;
     default:
         send_nack(app, hdr.seq, hdr.type, RTLNF_NACK_UNKNOWN_TYPE);
@@ -166,19 +262,56 @@ void sensor_app_init(sensor_app_t *app, const sensor_app_config_t *cfg)
     memset(app, 0, sizeof *app);
     app->cfg = *cfg;
     frame_decoder_init(&app->decoder);
-    memset(cfg->h, 0, cfg->encoder->hidden * sizeof(int16_t));
+    reset_sequence(app);
+    app->decimation = 1;
+    app->source = RTLNF_SOURCE_UART;
+    app->last_input_ms = now_ms(app);   /* boot counts as input: suspend after SUSPEND_AFTER_MS of silence */
+    app->last_tx_ms = app->last_input_ms;
 }
 
-void sensor_app_rx(sensor_app_t *app, const uint8_t *data, size_t len, uint32_t rx_overflows)
+void sensor_app_rx(sensor_app_t *app, const uint8_t *data, size_t len)
 {
     uint8_t body[FRAME_BODY_MAX + FRAME_CRC_BYTES];
     for (size_t i = 0; i < len; i++) {
         size_t body_len = 0;
         frame_status_t st = frame_decoder_push(&app->decoder, data[i], body, &body_len);
         if (st == FRAME_OK) {
-            on_frame(app, body, body_len, rx_overflows);
+            on_frame(app, body, body_len);
         } else if (st != FRAME_PENDING && st != FRAME_EMPTY) {
             send_nack(app, 0xFFFFu, 0, nack_reason(st));
         }
+    }
+}
+
+static void run_generator(sensor_app_t *app)
+{
+    int16_t x[FRAME_BODY_MAX / sizeof(int16_t)];
+    uint32_t elapsed_us = app->cfg.io.micros(app->cfg.io.ctx) - app->generator_origin_us;
+    for (uint32_t i = 0; i < GENERATOR_BURST_MAX; i++) {
+        if ((int32_t)(elapsed_us - sample_generator_next_t_us(&app->generator)) < 0) {
+            return;   /* not due yet */
+        }
+        uint32_t seq = app->generator.count;
+        uint32_t t_us = sample_generator_next(&app->generator, x, app->cfg.encoder->inputs);
+        encode_sample(app, t_us, (uint16_t)seq, x, RTLNF_LATENT_FLAG_GENERATED);
+    }
+}
+
+void sensor_app_poll(sensor_app_t *app)
+{
+    if (app->source == RTLNF_SOURCE_GENERATOR) {
+        run_generator(app);
+    }
+    uint32_t now = now_ms(app);
+    if (!app->suspended && now - app->last_input_ms >= RTLNF_SUSPEND_AFTER_MS) {
+        app->suspended = true;
+        app->suspended_since_ms = now;
+    }
+    if (app->heard_gateway && !app->fallback && now - app->last_heartbeat_ms >= RTLNF_FALLBACK_AFTER_MS) {
+        app->fallback = true;
+    }
+    if (now - app->last_tx_ms >= RTLNF_SENSOR_HEARTBEAT_PERIOD_MS) {
+        rtlnf_msg_heartbeat_t hb = {.uptime_ms = now};
+        send_message(app, RTLNF_MSG_HEARTBEAT, &hb, sizeof hb, NULL, 0);
     }
 }

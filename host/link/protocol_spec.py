@@ -49,9 +49,12 @@ MESSAGES = (
         ("uptime_ms", "uint32_t"),
     ), doc="liveness, both ways; a sensor that stops hearing the gateway switches to its fallback expert"),
     Message("STATS", 0x05, "sensor->host", (
-        ("frames_ok", "uint32_t"), ("frames_bad", "uint32_t"), ("rx_overflows", "uint32_t"),
-        ("samples", "uint32_t"), ("suspended_ms", "uint32_t"), ("state", "uint8_t"),
-    ), doc="counters since boot"),
+        ("uptime_ms", "uint32_t"), ("frames_ok", "uint32_t"), ("frames_bad", "uint32_t"),
+        ("rx_overflows", "uint32_t"), ("samples", "uint32_t"), ("latents", "uint32_t"),
+        ("local_predictions", "uint32_t"), ("heartbeats", "uint32_t"), ("suspended_ms", "uint32_t"),
+        ("sleep_ms", "uint32_t"), ("state", "uint8_t"), ("source", "uint8_t"), ("decimation", "uint8_t"),
+    ), doc="counters since boot (heartbeats: received from the gateway; sleep_ms: time in WFI), "
+           "state flags and the settings in effect"),
     Message("LOCAL_PREDICTION", 0x06, "sensor->host", (
         ("t_us", "uint32_t"), ("sample_seq", "uint16_t"), ("class_index", "uint8_t"),
     ), array=("scores", "int8_t"), doc="the fallback expert's int8 class scores while the gateway is silent"),
@@ -61,16 +64,31 @@ MESSAGES = (
     Message("REQUEST", 0x08, "host->sensor", (
         ("what", "uint8_t"),
     ), doc="ask for a HELLO or STATS (the message type id in `what`)"),
+    Message("CONFIG", 0x09, "host->sensor", (
+        ("source", "uint8_t"), ("decimation", "uint8_t"), ("generator_period_us", "uint32_t"),
+        ("generator_seed", "uint32_t"),
+    ), doc="choose the sample source and the latent decimation; answered with STATS"),
 )
 
+HELLO_FLAG_CYCLE_COUNTER = 0x01     # LATENT.cost counts CPU cycles (0 on boards without a counter)
+HELLO_FLAG_WATCHDOG_RESET = 0x02    # this boot follows a watchdog reset
 SAMPLE_FLAG_RESET = 0x01            # start of a new sequence: state back to zero before this sample
 LATENT_FLAG_RESUMED = 0x01          # first latent after the encoder was suspended
-LATENT_FLAG_FALLBACK = 0x02         # the sensor is in fallback mode
-STATE_RUNNING, STATE_SUSPENDED, STATE_FALLBACK = 0, 1, 2
+LATENT_FLAG_GENERATED = 0x02        # the sample came from the on-board generator
+STATE_SUSPENDED = 0x01              # STATS.state bits; 0 = running, latents flowing
+STATE_FALLBACK = 0x02
+SOURCE_UART, SOURCE_GENERATOR = 0, 1
+
+# Timing of the link, in milliseconds (generated into the firmware, used by the gateway).
+GATEWAY_HEARTBEAT_PERIOD_MS = 250   # the gateway sends HEARTBEAT this often
+FALLBACK_AFTER_MS = 1000            # no gateway HEARTBEAT this long (after one was heard): fallback mode
+SUSPEND_AFTER_MS = 200              # no sample this long: the encoder is suspended
+SENSOR_HEARTBEAT_PERIOD_MS = 1000   # the sensor sends HEARTBEAT when it has sent nothing this long
+GENERATOR_MIN_PERIOD_US = 1000      # fastest on-board generator rate (1 kHz)
 
 NACK_REASONS = {
     "BAD_CRC": 1, "BAD_COBS": 2, "TOO_SHORT": 3, "TOO_LONG": 4, "BAD_VERSION": 5,
-    "UNKNOWN_TYPE": 6, "BAD_LENGTH": 7, "WRONG_INPUTS": 8,
+    "UNKNOWN_TYPE": 6, "BAD_LENGTH": 7, "WRONG_INPUTS": 8, "BAD_CONFIG": 9, "SOURCE_BUSY": 10,
 }
 
 

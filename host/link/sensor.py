@@ -32,6 +32,15 @@ class Hello:
     inputs: int
     classes: int
     substeps: int
+    flags: int = 0
+
+    @property
+    def watchdog_reset(self) -> bool:
+        return bool(self.flags & P.HELLO_FLAG_WATCHDOG_RESET)
+
+    @property
+    def counts_cycles(self) -> bool:
+        return bool(self.flags & P.HELLO_FLAG_CYCLE_COUNTER)
 
     def __str__(self) -> str:
         return (f"RT-LNF sensor fw {self.fw_version} on {self.board} (build {self.build_id}), model {self.model_hash} "
@@ -42,7 +51,7 @@ class Hello:
         f = m.fields
         text = lambda b: b.rstrip(b"\0").decode("ascii", errors="replace")  # noqa: E731
         return cls(f"{f['fw_major']}.{f['fw_minor']}.{f['fw_patch']}", text(f["board"]), text(f["build_id"]),
-                   f["model_hash"].hex(), f["hidden"], f["inputs"], f["classes"], f["substeps"])
+                   f["model_hash"].hex(), f["hidden"], f["inputs"], f["classes"], f["substeps"], f["flags"])
 
 
 class SensorLink:

@@ -86,6 +86,7 @@ env.Append(
         "-fdata-sections",
         "-fno-common",
         "-fstack-usage",
+        "-fcallgraph-info=su",     # with .su: the worst-case stack (host/hil/stack_bound.py)
     ],
     CFLAGS=["-std=c11"],
     CPPDEFINES=[
@@ -162,6 +163,11 @@ if env.GetProjectOption("custom_model", "none") == "required":
 target_elf = env.BuildProgram()
 target_bin = env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
 target_hex = env.ElfToHex(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
+
+# The worst-case stack from the compiler's .su/.ci files; the build fails when it exceeds the reserve.
+env.PrependENVPath("PYTHONPATH", "$PROJECT_DIR")
+env.AddPostAction(target_elf, env.VerboseAction('"$PYTHONEXE" -m host.hil.stack_bound "$BUILD_DIR"',
+                                                "Checking the stack bound"))
 
 AlwaysBuild(env.Alias("size", target_elf, env.VerboseAction("$SIZEPRINTCMD", "Calculating size $SOURCE")))
 

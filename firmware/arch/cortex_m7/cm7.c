@@ -12,6 +12,7 @@ extern uint32_t __bss_start__, __bss_end__;
 int main(void);
 
 static volatile uint32_t s_millis;
+static uint32_t s_ticks_per_us = 1;
 
 void Reset_Handler(void)
 {
@@ -53,8 +54,32 @@ uint32_t cm7_millis(void)
     return s_millis;
 }
 
+uint32_t cm7_micros(void)
+{
+    uint32_t ms, left;
+    do {   /* a tick between the two reads would pair a new count with an old millisecond */
+        ms = s_millis;
+        left = CM7_SYST_CVR;
+    } while (ms != s_millis);
+    uint32_t reload = CM7_SYST_RVR;
+    return ms * 1000u + (reload - left) / s_ticks_per_us;
+}
+
+bool cm7_cycle_counter_start(void)
+{
+    CM7_DEMCR |= CM7_DEMCR_TRCENA;
+    CM7_DWT_LAR = 0xC5ACCE55u;
+    CM7_DWT_CYCCNT = 0;
+    CM7_DWT_CTRL |= CM7_DWT_CTRL_CYCCNTENA;
+    uint32_t before = CM7_DWT_CYCCNT;
+    for (volatile int i = 0; i < 8; i++) {
+    }
+    return CM7_DWT_CYCCNT != before;
+}
+
 void cm7_systick_start(uint32_t cpu_hz)
 {
+    s_ticks_per_us = cpu_hz / 1000000u > 0 ? cpu_hz / 1000000u : 1u;
     CM7_SYST_CSR = 0;
     CM7_SYST_RVR = cpu_hz / 1000u - 1u;
     CM7_SYST_CVR = 0;

@@ -6,6 +6,7 @@
 #ifndef RTLNF_CM7_H
 #define RTLNF_CM7_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CM7_REG(addr) (*(volatile uint32_t *)(addr))
@@ -27,6 +28,14 @@
 #define CM7_SYST_CSR_ENABLE    (1u << 0)
 #define CM7_SYST_CSR_TICKINT   (1u << 1)
 #define CM7_SYST_CSR_CLKSOURCE (1u << 2)        /* 1: processor clock */
+
+/* Debug: trace enable and the DWT cycle counter */
+#define CM7_DEMCR        CM7_REG(0xE000EDFCu)
+#define CM7_DEMCR_TRCENA (1u << 24)
+#define CM7_DWT_CTRL     CM7_REG(0xE0001000u)
+#define CM7_DWT_CYCCNT   CM7_REG(0xE0001004u)
+#define CM7_DWT_LAR      CM7_REG(0xE0001FB0u)  /* the M7 locks DWT writes until 0xC5ACCE55 is written */
+#define CM7_DWT_CTRL_CYCCNTENA (1u << 0)
 
 /* NVIC */
 #define CM7_NVIC_ISER(n) CM7_REG(0xE000E100u + 4u * (n))
@@ -72,5 +81,11 @@ void cm7_systick_start(uint32_t cpu_hz);
 
 /* Milliseconds counted by the SysTick handler. */
 uint32_t cm7_millis(void);
+
+/* Microseconds: the millisecond count plus the SysTick down-counter's progress. */
+uint32_t cm7_micros(void);
+
+/* Starts the DWT cycle counter; false if it does not count (not implemented, e.g. in QEMU). */
+bool cm7_cycle_counter_start(void);
 
 #endif /* RTLNF_CM7_H */

@@ -1,6 +1,5 @@
 #include "arch/cortex_m7/console_rx.h"
 
-#include "arch/cortex_m7/cm7.h"
 #include "core/board.h"
 #include "core/ring.h"
 
@@ -34,16 +33,7 @@ uint32_t board_uart_rx_overflows(void)
     return s_rx.overflows + s_hw_overruns;
 }
 
-uint32_t board_millis(void)
+size_t console_rx_pending(void)
 {
-    return cm7_millis();
-}
-
-void board_idle(void)
-{
-    cm7_disable_irq();
-    if (ring_count(&s_rx) == 0) {
-        cm7_wfi(); /* a pending interrupt ends WFI even while masked */
-    }
-    cm7_enable_irq();
+    return ring_count(&s_rx);
 }

@@ -6,6 +6,7 @@
 #ifndef RTLNF_CONSOLE_RX_H
 #define RTLNF_CONSOLE_RX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Bytes of received data buffered between the ISR and the main loop. */
@@ -18,5 +19,8 @@ void console_rx_push(uint8_t byte);
 
 /* From the UART ISR: the UART itself lost data (hardware overrun). */
 void console_rx_hw_overrun(void);
+
+/* Bytes waiting in the ring (for board_idle's check before sleeping). */
+size_t console_rx_pending(void);
 
 #endif /* RTLNF_CONSOLE_RX_H */
