@@ -41,9 +41,12 @@ def test_hello_at_boot_names_firmware_board_build_and_model(link, tiny_model):
     assert link.hello(ask=True) == hello
 
 
-def collect(link, name, count):
+def collect(link, name, count, seen=None):
+    """The next `count` messages called `name`; every other message goes to `seen` when given."""
     got = []
     for m in link.messages(REPLY_TIMEOUT_S):
+        if m.name != name and seen is not None:
+            seen.append(m)
         if m.name == name:
             got.append(m)
             if len(got) == count:
@@ -55,19 +58,21 @@ def test_injected_windows_return_golden_latents_through_garbage(link, tiny_model
     x, t_us, expected = golden_latents(artifact.load(tiny_model[1]), 2)
     link.hello()
     rng = np.random.default_rng(9)
-    got = []
+    got, others = [], []
     for w in range(x.shape[0]):
         for k in range(x.shape[1]):
             if rng.random() < 0.1:
                 link.port.write(rng.integers(0, 256, rng.integers(1, 20)).astype(np.uint8).tobytes())
             link.send("SAMPLE", t_us=int(t_us[w, k]), flags=P.SAMPLE_FLAG_RESET if k == 0 else 0,
                       array=[int(v) for v in x[w, k]])
-            [latent] = collect(link, "LATENT", 1)
+            [latent] = collect(link, "LATENT", 1, others)
             got.append(latent.array)
     assert np.array_equal(np.array(got).reshape(expected.shape), expected)
     link.send("REQUEST", what=P.by_name("STATS").type_id)
-    [stats] = collect(link, "STATS", 1)
+    [stats] = collect(link, "STATS", 1, others)
+    nacks = [m for m in others if m.name == "NACK"]
     assert stats.fields["samples"] == x.shape[0] * x.shape[1]
+    assert len(nacks) > 0 and stats.fields["frames_bad"] == len(nacks)     # every bad frame counted
 
 
 def test_bad_frames_are_nacked_and_the_sensor_keeps_answering(link):
