@@ -67,6 +67,7 @@ def cmd_export(args) -> int:
     print(f"accuracy  float {100 * r['accuracy_float']:.2f} %   fixed-point encoder "
           f"{100 * r['accuracy_fixed_point_encoder']:.2f} %   (drop {r['accuracy_drop_points']:.2f} points)")
     print(f"fallback  float {100 * r['fallback_accuracy_float']:.2f} %   int8 {100 * r['fallback_accuracy_int8']:.2f} %")
+    print(f"leaves    int8 (gateway --leaves int8, TFLite Micro) {100 * r['accuracy_int8_leaves']:.2f} %")
     print(f"memory    encoder {r['flash_encoder_bytes']} B flash + {r['ram_encoder_bytes']} B RAM, "
           f"fallback {r['flash_fallback_bytes']} B flash + {r['ram_fallback_bytes']} B RAM (constants, state, scratch)")
     return 0

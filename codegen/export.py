@@ -12,10 +12,12 @@ from codegen.emit import GENERATED_DIR, model_c, selftest
 from codegen.quantize import fallback as fallback_s8
 from codegen.quantize import formats as F
 from codegen.quantize import golden
+from codegen.quantize import leaves as leaves_int8
 from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
 from codegen.training import reference
 from codegen.training.train import time_steps
 from host import artifact
+from host.runtime.engine import LEAVES_INT8_FILE, Predictor
 from host.runtime.forest import Forest, fallback_predict
 
 EXPORT_FORMAT_VERSION = 1
@@ -81,6 +83,7 @@ def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR, selftest_steps: in
     (out_dir / "rtlnf_model.h").write_text(model_c.header(enc, fb, art.short_hash, classes, in_scale))
     (out_dir / "rtlnf_model.c").write_text(model_c.source(enc, fb, art.short_hash))
     (art.path / "fallback_int8.tflite").write_bytes(fb.flatbuffer)
+    (art.path / LEAVES_INT8_FILE).write_bytes(leaves_int8.convert(art.arrays, art.calibration()))
     if selftest_steps:
         (out_dir / "selftest_vectors.h").write_text(selftest_vectors(art, enc, in_scale, fb, selftest_steps))
     manifest = {
@@ -91,8 +94,19 @@ def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR, selftest_steps: in
         "input_scale": in_scale.tolist(),
         "fallback": {"tflite": "fallback_int8.tflite", "input_scale": fb.in_scale, "input_zero_point": fb.in_zero_point,
                      "output_scale": fb.out_scale, "output_zero_point": fb.out_zero_point},
+        "leaves_int8": {"tflite": LEAVES_INT8_FILE, "batch": leaves_int8.BATCH},
         "formats": {"h": "int16 Q15", "x": "int16 counts", "dt": "uint32 us", "dt_max_us": enc.dt_max_us},
         "report": report,
     }
     (art.path / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    report["accuracy_int8_leaves"] = int8_leaves_accuracy(art, enc, in_scale)
+    (art.path / "export.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def int8_leaves_accuracy(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.ndarray) -> float:
+    """Window accuracy with the fixed-point encoder, the float router and the int8 leaves (TFLM)."""
+    test = art.test_split()
+    h_q15 = golden.encode(enc, quantize_inputs(test["values"], in_scale), timestamps_to_dt_us(test["timestamps"]))
+    probs = Predictor(artifact.load(art.path), leaves="int8").predict(h_q15[:, -1]).probs
+    return float(np.mean(np.argmax(probs, -1) == test["labels"][:, -1]))

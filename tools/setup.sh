@@ -11,7 +11,7 @@ APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openocd)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Which optional dependency groups of pyproject.toml to install.
-EXTRAS=${RTLNF_EXTRAS:-firmware,train,dev}
+EXTRAS=${RTLNF_EXTRAS:-firmware,train,int8,dev}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -82,13 +82,15 @@ class EmulatorMachine:
         except OSError:
             return ""
 
-    def start(self) -> str:
-        """Starts the emulator; returns the pyserial URL of the UART once it listens."""
+    def start(self, port: int | None = None) -> str:
+        """Starts the emulator; returns the pyserial URL of the UART once it listens. With `port`,
+        listens there (e.g. to come back where a killed emulator was), else on a free port."""
         self.check_available()
         if not self.elf.is_file():
             raise EmulatorError(f"firmware {self.elf} does not exist (build it first)")
-        for _ in range(PORT_ATTEMPTS):
-            port = free_loopback_port()
+        fixed = port
+        for _ in range(1 if fixed else PORT_ATTEMPTS):
+            port = fixed or free_loopback_port()
             with open(self.log_path, "w") as log:
                 self.proc = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL, stdout=log,
                                              stderr=subprocess.STDOUT, start_new_session=True)
@@ -112,6 +114,14 @@ class EmulatorMachine:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Kills the emulator at once (SIGKILL), as a crash or a pulled cable would end it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(STOP_TIMEOUT_S)
+        self.proc = None
+        self.port = None
 
     def stop(self) -> None:
         """Stops the emulator by its PID: SIGTERM, then SIGKILL if it does not exit in time."""

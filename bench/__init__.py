@@ -1,0 +1,1 @@
+"""Benchmarks: commands that measure and write results/, never tests (tests assert behaviour only)."""
