@@ -51,6 +51,9 @@ def quantization_report(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: 
         "accuracy_fixed_point_encoder": acc_fixed,
         "accuracy_drop_points": 100.0 * (acc_float - acc_fixed),
         "prediction_agreement": float(np.mean(np.argmax(y_float, -1) == np.argmax(y_fixed, -1))),
+        # per test window (prediction at its last sample), so a run over some windows compares like with like
+        "test_predictions": {"float": np.argmax(y_float, -1).tolist(), "fixed_point": np.argmax(y_fixed, -1).tolist(),
+                             "labels": labels[:, -1].astype(int).tolist()},
         "sigmoid_table_max_error": F.sigmoid_max_error(),
     }
 

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                 from host import artifact
                 from host.runtime.engine import Predictor
                 Predictor(artifact.load(e.path), leaves=args.leaves, top_k=args.top_k)
-        injectors = [Injector(args.inject, args.windows) for _ in args.port] if args.inject else None
+        injectors = [Injector.from_artifact(args.inject, args.windows) for _ in args.port] if args.inject else None
     except (StoreError, RuntimeConfigError, InjectError) as exc:
         return fail(str(exc))
     except Exception as exc:  # an artifact that does not load: one line, not a traceback

@@ -84,7 +84,7 @@ def test_werror_and_cpu_flags_reach_every_compile(tmp_path, model_env):
 
 
 def test_build_id_and_model_hash_are_baked_in(mps2_elf, tiny_model):
-    # (the version travels in HELLO as numbers: tests/test_sensor_qemu.py checks it over the wire)
+    # (the version travels in HELLO as numbers: tests/hil/test_sensor_link.py checks it over the wire)
     blob = Path(mps2_elf).read_bytes()
     assert f"{git_build_id()}\0".encode() in blob
     assert bytes.fromhex(artifact.load(tiny_model[1]).short_hash) in blob

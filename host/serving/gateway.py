@@ -18,6 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
+from host.link import protocol_spec as P
 from host.serving.inject import Injector
 from host.serving.metrics import Metrics
 from host.serving.model_store import ModelStore
@@ -162,6 +163,11 @@ class Gateway:
             record = {"sensor": s.url, "boot": a.boot, "frame_seq": a.msg.seq, "seq": a.msg.fields["sample_seq"],
                       "t_us": a.msg.fields["t_us"], "model": s.predictor.model_hash, **rec,
                       "latency_ms": round(1000 * latency, 3)}
+            flags = a.msg.fields.get("flags", 0)
+            if flags & P.LATENT_FLAG_RESUMED:
+                record["resumed"] = True            # first latent after the sensor's encoder was suspended
+            if flags & P.LATENT_FLAG_GENERATED:
+                record["generated"] = True          # the sample came from the board's own generator
             if a.ref is not None:
                 record["ref"] = {"window": a.ref.window, "index": a.ref.index, "label": a.ref.label}
                 if a.ref.last:

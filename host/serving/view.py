@@ -34,8 +34,10 @@ class LiveView:
                       f"{np.percentile(lat, 95):.2f}" if lat is not None else "-",
                       str(c.latents), str(c.local_predictions), str(sum(c.errors.values())), str(c.reconnects))
         correct, n = self.gateway.accuracy()
-        if n:
-            t.caption = f"injected windows {n}, accuracy {100 * correct / n:.2f} %"
+        injs = [s.injector for s in self.gateway.sessions if s.injector is not None]
+        if injs:
+            total = sum(i.windows for i in injs)
+            t.caption = f"test windows answered {n}/{total}" + (f", accuracy {100 * correct / n:.2f} %" if n else "")
         return t
 
     def __enter__(self):
