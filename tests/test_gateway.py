@@ -193,3 +193,25 @@ def test_host_never_imports_tensorflow_or_codegen(tiny):
             "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_socket_reads_take_everything_received_at_once():
+    """pyserial's socket:// in_waiting is 0/1; read_some must still drain what arrived in one call."""
+    from host.link.transport import open_port, read_some
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = open_port(f"socket://127.0.0.1:{server.getsockname()[1]}")
+    conn, _ = server.accept()
+    conn.sendall(bytes(range(256)) * 16)
+    time.sleep(0.2)
+    got = read_some(port)
+    assert len(got) > 1000 and got == (bytes(range(256)) * 16)[:len(got)]
+    conn.close()
+    time.sleep(0.1)
+    rest = b""
+    with pytest.raises(Exception, match="disconnected"):
+        while True:
+            rest += read_some(port)
+    port.close()
+    server.close()

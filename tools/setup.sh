@@ -11,7 +11,7 @@ APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm openocd)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 # Which optional dependency groups of pyproject.toml to install.
-EXTRAS=${RTLNF_EXTRAS:-firmware,train,int8,dev}
+EXTRAS=${RTLNF_EXTRAS:-firmware,train,int8,bench,dev}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -64,3 +64,6 @@ fi
 
 # --- PlatformIO, offline --------------------------------------------------------------------------
 "$VENV/bin/python" tools/pio_offline.py
+
+# --- QEMU's instruction-counting plugin (make bench, and the benchmark firmware's tests) -----------
+tools/build_insn_plugin.sh

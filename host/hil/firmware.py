@@ -43,7 +43,7 @@ def pio_env() -> dict:
 
 
 def build(env_name: str, build_dir: Path | None = None, quiet: bool = True,
-          model_dir: Path | None = None, artifact: Path | None = None) -> Path:
+          model_dir: Path | None = None, artifact: Path | None = None, extra_env: dict | None = None) -> Path:
     """Runs `pio run -e env_name` and returns the path of the built ELF.
 
     build_dir overrides PlatformIO's build directory (a clean build, kept apart from .pio/);
@@ -56,6 +56,7 @@ def build(env_name: str, build_dir: Path | None = None, quiet: bool = True,
         env["RTLNF_ARTIFACT"] = str(artifact)
     if build_dir is not None:
         env["PLATFORMIO_BUILD_DIR"] = str(build_dir)
+    env.update(extra_env or {})
     cmd = [str(pio_executable()), "run", "-d", str(REPO_ROOT), "-e", env_name]
     proc = subprocess.run(cmd, env=env, capture_output=quiet, text=True, timeout=BUILD_TIMEOUT_S)
     if proc.returncode != 0:

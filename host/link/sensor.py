@@ -13,6 +13,7 @@ from typing import Iterator
 import serial
 
 from host.link import framing, protocol
+from host.link.transport import read_some
 from host.link import protocol_spec as P
 
 HELLO_TIMEOUT_S = 5.0
@@ -72,7 +73,7 @@ class SensorLink:
         """Yields every message that arrives within timeout_s; bad frames are counted, not raised."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            data = self.port.read(max(1, self.port.in_waiting))
+            data = read_some(self.port)
             self.bytes_in += len(data)
             for status, body in self.decoder.feed(data):
                 if status == framing.FrameStatus.OK:

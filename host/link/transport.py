@@ -6,6 +6,7 @@ UART on a loopback socket) and `rfc2217://host:port` all go through `serial.seri
 
 from __future__ import annotations
 
+import socket
 import time
 
 import serial
@@ -32,3 +33,28 @@ def open_port(url: str, baud: int = DEFAULT_BAUD, retry_s: float = OPEN_RETRY_S)
             if isinstance(exc, ValueError) or time.monotonic() >= deadline:
                 raise LinkError(f"cannot open {url}: {exc}") from exc
             time.sleep(OPEN_RETRY_INTERVAL_S)
+
+
+def read_some(port: serial.SerialBase, max_bytes: int = 4096) -> bytes:
+    """Waits up to the port's timeout for a byte, then returns it with everything else already received.
+
+    pyserial's `in_waiting` is a byte count for device ports and rfc2217, but only 0 or 1 for
+    `socket://` (a readiness check): reading `in_waiting` bytes there moves one byte per call. So
+    for socket ports the rest is taken straight from the socket, without blocking.
+    """
+    first = port.read(1)
+    if not first:
+        return b""
+    sock = getattr(port, "_socket", None)
+    if sock is not None:
+        try:
+            more = sock.recv(max_bytes, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return first
+        except OSError as exc:
+            raise serial.SerialException(f"socket error: {exc}") from exc
+        if not more:
+            raise serial.SerialException("socket disconnected")
+        return first + more
+    waiting = port.in_waiting
+    return first + (port.read(min(waiting, max_bytes)) if waiting else b"")

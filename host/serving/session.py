@@ -19,7 +19,7 @@ import serial
 from host.link import framing, protocol
 from host.link import protocol_spec as P
 from host.link.sensor import Hello
-from host.link.transport import LinkError, open_port
+from host.link.transport import LinkError, open_port, read_some
 from host.runtime.engine import Predictor, RouteCache
 from host.serving.inject import Injector, SampleRef
 from host.serving.model_store import ModelMismatch, ModelStore
@@ -144,7 +144,7 @@ class SensorSession(threading.Thread):
         undecoded_bytes = 0
         diagnosed = silent = False
         while not self._halt.is_set():
-            data = port.read(max(1, port.in_waiting))
+            data = read_some(port)
             now = time.monotonic()
             if data:
                 self.counters.bytes_in += len(data)

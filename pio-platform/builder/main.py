@@ -159,6 +159,26 @@ if env.GetProjectOption("custom_model", "none") == "required":
     print("Model: %s (%s)" % (found.group(1), model_dir))
     env.Append(CPPPATH=[model_dir])
     env.BuildSources(os.path.join("$BUILD_DIR", "model"), model_dir, "+<*.c>")
+elif env.GetProjectOption("custom_model", "none") == "bench":
+    # The benchmark firmware (`python -m bench`): its generated sources in $RTLNF_BENCH_DIR, the
+    # variant to build in $RTLNF_BENCH_VARIANT, third-party sources (CMSIS-DSP) in third_party/
+    # of that directory, compiled without this project's warning flags.
+    bench_dir = os.environ.get("RTLNF_BENCH_DIR", "")
+    if not os.path.isfile(os.path.join(bench_dir, "bench_model.h")):
+        _model_error("this env is built by `python -m bench` (RTLNF_BENCH_DIR holds no bench_model.h)")
+    includes = [p for p in os.environ.get("RTLNF_BENCH_INCLUDES", "").split(os.pathsep) if p]
+    env.Append(CPPPATH=[bench_dir] + includes,
+               CPPDEFINES=[("BENCH_VARIANT", os.environ.get("RTLNF_BENCH_VARIANT", "0"))])
+    env.BuildSources(os.path.join("$BUILD_DIR", "bench"), bench_dir, "+<*.c>")
+    third = os.path.join(bench_dir, "third_party")
+    if os.path.isdir(third):
+        tenv = env.Clone()
+        for key in ("CCFLAGS", "CFLAGS"):
+            tenv.Replace(**{key: [f for f in tenv.get(key, []) if not str(f).startswith("-W")]})
+        for src in sorted(os.listdir(third)):
+            if src.endswith(".c"):
+                obj = tenv.Object(os.path.join("$BUILD_DIR", "third_party", src[:-2] + ".o"), os.path.join(third, src))
+                env.Append(PIOBUILDFILES=obj)
 
 target_elf = env.BuildProgram()
 target_bin = env.ElfToBin(os.path.join("$BUILD_DIR", "${PROGNAME}"), target_elf)
