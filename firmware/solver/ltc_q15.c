@@ -52,6 +52,25 @@ static inline int32_t dot_q15(const int16_t *a, const int16_t *b, uint32_t n, in
 {
     uint32_t i = 0;
 #ifdef LTC_Q15_USE_SMLAD
+    /* Eight lanes per iteration, two accumulators: the loop's own overhead and the dependency
+     * between consecutive SMLADs are spread over four MAC instructions. */
+    int32_t acc2 = 0;
+    for (; i + 7u < n; i += 8u) {
+        int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+        memcpy(&a0, &a[i], 4);
+        memcpy(&a1, &a[i + 2u], 4);
+        memcpy(&a2, &a[i + 4u], 4);
+        memcpy(&a3, &a[i + 6u], 4);
+        memcpy(&b0, &b[i], 4);
+        memcpy(&b1, &b[i + 2u], 4);
+        memcpy(&b2, &b[i + 4u], 4);
+        memcpy(&b3, &b[i + 6u], 4);
+        acc = __smlad(a0, b0, acc);
+        acc2 = __smlad(a1, b1, acc2);
+        acc = __smlad(a2, b2, acc);
+        acc2 = __smlad(a3, b3, acc2);
+    }
+    acc += acc2;
     for (; i + 1u < n; i += 2u) {
         int32_t pa, pb;
         memcpy(&pa, &a[i], sizeof pa);   /* two int16 lanes; memcpy: no alignment assumption */
