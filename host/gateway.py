@@ -135,8 +135,9 @@ def main(argv=None) -> int:
             if args.inject and gw.injection_done():
                 break
             if time.monotonic() > deadline:
-                if args.inject and not args.duration:
-                    gw.log(f"error: injection did not finish within {INJECT_TIMEOUT_S:.0f} s")
+                if args.inject:
+                    limit = args.duration or INJECT_TIMEOUT_S
+                    gw.log(f"error: the injection did not finish within {limit:.0f} s")
                     status = 1
                 break
     except KeyboardInterrupt:

@@ -96,6 +96,7 @@ static void reset_sequence(sensor_app_t *app)
 {
     memset(app->cfg.h, 0, app->cfg.encoder->hidden * sizeof(int16_t));
     app->have_last = false;
+    app->since_emit = 0;   /* decimation counts from the start of every sequence */
 }
 
 /* One sample, whichever source it came from: encoder step, then LATENT or LOCAL_PREDICTION. */
@@ -135,8 +136,8 @@ static void encode_sample(sensor_app_t *app, uint32_t t_us, uint16_t seq, const 
         rtlnf_msg_latent_t latent = {.t_us = t_us, .sample_seq = seq, .flags = app->pending_flags, .cost = cost};
         app->stats.latents++;
         send_message(app, RTLNF_MSG_LATENT, &latent, sizeof latent, c->h, c->encoder->hidden * sizeof(int16_t));
+        app->pending_flags = 0;   /* flags travel with the next LATENT, not with fallback predictions */
     }
-    app->pending_flags = 0;
 }
 
 static void on_sample(sensor_app_t *app, const rtlnf_header_t *hdr, const uint8_t *payload, size_t len)

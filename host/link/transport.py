@@ -10,6 +10,7 @@ import socket
 import time
 
 import serial
+from serial.urlhandler import protocol_socket
 
 DEFAULT_BAUD = 921600
 # How long one read may block; callers loop on it, so this bounds how late they notice a stop.
@@ -45,16 +46,13 @@ def read_some(port: serial.SerialBase, max_bytes: int = 4096) -> bytes:
     first = port.read(1)
     if not first:
         return b""
-    sock = getattr(port, "_socket", None)
-    if sock is not None:
+    if isinstance(port, protocol_socket.Serial):   # not rfc2217: its socket belongs to a telnet thread
         try:
-            more = sock.recv(max_bytes, socket.MSG_DONTWAIT)
+            more = port._socket.recv(max_bytes, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return first
         except OSError as exc:
             raise serial.SerialException(f"socket error: {exc}") from exc
-        if not more:
-            raise serial.SerialException("socket disconnected")
-        return first + more
+        return first + more                        # b"" at end of stream: the next read reports it
     waiting = port.in_waiting
     return first + (port.read(min(waiting, max_bytes)) if waiting else b"")

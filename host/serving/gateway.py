@@ -103,38 +103,40 @@ class Gateway:
                 batch = [self._pending.popleft() for _ in range(min(len(self._pending), MAX_BATCH))]
             if not batch:
                 return
-            by_session: dict[SensorSession, list[Arrival]] = defaultdict(list)
-            for a in batch:
-                by_session[a.session].append(a)
+            groups: dict[tuple, list[Arrival]] = defaultdict(list)
+            for a in batch:             # one runtime call per sensor boot (its model and routing cache)
+                groups[(a.session, id(a.predictor), id(a.route_cache))].append(a)
             lines = []
-            for session, arrivals in by_session.items():
-                lines += self._predict(session, arrivals)
+            for (session, _, _), arrivals in groups.items():
+                try:
+                    lines += self._predict(session, arrivals)
+                except Exception as exc:  # noqa: BLE001 - one bad batch must not stop every sensor's output
+                    session._error("RUNTIME_ERROR")
+                    self.log(f"{session.url}: error: {len(arrivals)} frames could not be scored ({exc!r})")
             self._write(lines)
 
     def _predict(self, session: SensorSession, arrivals: list[Arrival]) -> list[tuple[Arrival, dict]]:
-        pred = session.predictor
-        if pred is None:
-            return []
-        latents = [a for a in arrivals if a.msg.name == "LATENT"]
+        pred = arrivals[0].predictor
+        latents = []
+        for a in arrivals:
+            if a.msg.name == "LATENT" and len(a.msg.array) != pred.hidden:
+                session._error("WRONG_LATENT_SIZE")     # counted, never scored with the wrong model
+            elif a.msg.name == "LATENT":
+                latents.append(a)
         results: dict[int, dict] = {}
         if latents:
             h = np.array([a.msg.array for a in latents], dtype=np.int16)
             t_us = np.array([a.msg.fields["t_us"] for a in latents], dtype=np.int64)
-            if h.shape[1] != pred.hidden:
-                for a in latents:
-                    session._error("WRONG_LATENT_SIZE")
-                latents = []
-            else:
-                b = pred.predict(h, t_us, session.route_cache)
-                for i, a in enumerate(latents):
-                    k = int(np.argmax(b.probs[i]))
-                    leaf = int(b.leaf[i])
-                    results[id(a)] = {
-                        "source": "gateway", "class": pred.class_names[k], "class_index": k,
-                        "probs": [round(float(v), 6) for v in b.probs[i]],
-                        "path": {"tree": int(b.tree[i]), "leaf": leaf, "turns": pred.path_turns(leaf),
-                                 "p": round(float(b.path_p[i]), 6)},
-                    }
+            b = pred.predict(h, t_us, arrivals[0].route_cache)
+            for i, a in enumerate(latents):
+                k = int(np.argmax(b.probs[i]))
+                leaf = int(b.leaf[i])
+                results[id(a)] = {
+                    "source": "gateway", "class": pred.class_names[k], "class_index": k,
+                    "probs": [round(float(v), 6) for v in b.probs[i]],
+                    "path": {"tree": int(b.tree[i]), "leaf": leaf, "turns": pred.path_turns(leaf),
+                             "p": round(float(b.path_p[i]), 6)},
+                }
         out = []
         for a in arrivals:
             if a.msg.name == "LATENT":
@@ -144,8 +146,8 @@ class Gateway:
                 k = a.msg.fields["class_index"]
                 rec = {"source": "sensor-fallback", "class": pred.class_names[k] if k < len(pred.class_names) else None,
                        "class_index": k, "scores_int8": list(a.msg.array)}
-                if session.fallback_dequant is not None:
-                    scale, zp = session.fallback_dequant
+                if a.fallback_dequant is not None:
+                    scale, zp = a.fallback_dequant
                     z = (np.array(a.msg.array, dtype=np.float64) - zp) * scale
                     e = np.exp(z - z.max())
                     rec["probs"] = [round(float(v), 6) for v in e / e.sum()]
@@ -161,7 +163,7 @@ class Gateway:
             s = a.session
             latency = now - a.t_rx
             record = {"sensor": s.url, "boot": a.boot, "frame_seq": a.msg.seq, "seq": a.msg.fields["sample_seq"],
-                      "t_us": a.msg.fields["t_us"], "model": s.predictor.model_hash, **rec,
+                      "t_us": a.msg.fields["t_us"], "model": a.predictor.model_hash, **rec,
                       "latency_ms": round(1000 * latency, 3)}
             flags = a.msg.fields.get("flags", 0)
             if flags & P.LATENT_FLAG_RESUMED:
@@ -174,7 +176,7 @@ class Gateway:
                     self.window_results[(s.url, a.ref.window)] = (a.ref.label, rec["class_index"])
             text.append(json.dumps(record, separators=(",", ":")))
             s.latency_ms.append(1000 * latency)
-            self.metrics.prediction(s.url, s.predictor.model_hash, rec["source"], latency)
+            self.metrics.prediction(s.url, a.predictor.model_hash, rec["source"], latency)
         try:
             self.out.write("\n".join(text) + "\n")
             self.out.flush()

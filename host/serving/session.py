@@ -2,8 +2,9 @@
 
 It connects (device path, `socket://` or `rfc2217://`), asks for HELLO, matches the sensor's model
 in the store, sends heartbeats, decodes every frame and hands latents and fallback predictions to
-the gateway. When the port disappears or the sensor resets (a new HELLO mid-stream) it reconnects
-with backoff and re-matches; bytes that never decode lead to a diagnosis instead of silence.
+the gateway. When the port disappears it reconnects with backoff; when the sensor resets (a new
+HELLO mid-stream) it re-matches on the same link; bytes that never decode lead to a diagnosis
+instead of silence.
 Nothing here raises on bad input: corrupt frames, unknown types and NACKs are counted and logged.
 """
 
@@ -34,11 +35,16 @@ SILENT_AFTER_S = 3 * P.SENSOR_HEARTBEAT_PERIOD_MS / 1000
 
 @dataclass
 class Arrival:
-    """A frame that needs the runtime (LATENT) or passes through (LOCAL_PREDICTION)."""
+    """A frame that needs the runtime (LATENT) or passes through (LOCAL_PREDICTION), with the model
+    and routing cache of the sensor boot it came from (the session may have moved on by the time
+    the inference thread scores it)."""
     session: "SensorSession"
     msg: protocol.ParsedMessage
     t_rx: float
     boot: int
+    predictor: Predictor
+    route_cache: RouteCache | None
+    fallback_dequant: tuple[float, int] | None
     ref: SampleRef | None = None
 
 
@@ -75,6 +81,7 @@ class SensorSession(threading.Thread):
         self.rate_window: deque[float] = deque(maxlen=4096)
         self._halt = threading.Event()
         self._ever_connected = False
+        self._decoded_on_link = False
 
     # --- control ---
     def stop(self) -> None:
@@ -107,7 +114,8 @@ class SensorSession(threading.Thread):
                 self.counters.reconnects += 1
                 self.gateway.metrics.reconnect(self.url)
                 self.log("reconnected")
-            self._ever_connected, reported_down, backoff = True, False, BACKOFF_MIN_S
+            self._ever_connected, reported_down = True, False
+            self._decoded_on_link = False
             try:
                 self._serve(port)
             except (serial.SerialException, OSError) as exc:
@@ -118,6 +126,11 @@ class SensorSession(threading.Thread):
                 except (serial.SerialException, OSError):
                     pass
             self._set_state("down")
+            if self._decoded_on_link:
+                backoff = BACKOFF_MIN_S                 # a link that worked: come back quickly
+            else:                                       # opened but never spoke: do not spin
+                self._halt.wait(backoff)
+                backoff = min(2 * backoff, BACKOFF_MAX_S)
         self._set_state("stopped")
 
     def _set_state(self, state: str) -> None:
@@ -139,6 +152,7 @@ class SensorSession(threading.Thread):
         self._send(port, seq, "REQUEST", what=P.by_name("HELLO").type_id)
         now = time.monotonic()
         last_hello_ask = last_ok = now
+        last_config = now - HELLO_RETRY_S
         last_hb = now - 1.0                         # the first heartbeat goes out at once
         undecoded_since: float | None = None
         undecoded_bytes = 0
@@ -156,6 +170,7 @@ class SensorSession(threading.Thread):
                     elif status != framing.FrameStatus.EMPTY:
                         self._error(status.name)
                 if decoded:
+                    self._decoded_on_link = True
                     last_ok, undecoded_since, undecoded_bytes, silent = now, None, 0, False
                 else:
                     undecoded_since = undecoded_since or now
@@ -167,17 +182,20 @@ class SensorSession(threading.Thread):
             if not silent and now - last_ok > SILENT_AFTER_S:
                 self.log(f"sensor silent for {now - last_ok:.0f} s (not even heartbeats)")
                 silent = True
-            if self.send_heartbeats and now - last_hb >= P.GATEWAY_HEARTBEAT_PERIOD_MS / 1000:
+            # Without heartbeats a sensor would never arm its fallback: with --no-heartbeats they
+            # still go out until the sensor has answered, then stop.
+            if (self.send_heartbeats or self.hello is None) and now - last_hb >= P.GATEWAY_HEARTBEAT_PERIOD_MS / 1000:
                 self._send(port, seq, "HEARTBEAT", uptime_ms=int(self.gateway.uptime_s() * 1000) & 0xFFFFFFFF)
                 last_hb = now
             if self.hello is None and now - last_hello_ask >= HELLO_RETRY_S:
                 self._send(port, seq, "REQUEST", what=P.by_name("HELLO").type_id)
                 last_hello_ask = now
-            if self._configure and self.predictor is not None:
+            if self._configure and self.hello is not None and self.predictor is not None and \
+                    now - last_config >= HELLO_RETRY_S:
                 self._send(port, seq, "CONFIG", source=P.SOURCE_GENERATOR, decimation=1,
                            generator_period_us=self.generator_period_us, generator_seed=self.boot)
-                self._configure = False
-            if self.injector is not None and self.predictor is not None:
+                last_config = now                       # resent until STATS confirms the generator runs
+            if self.injector is not None and self.hello is not None and self.predictor is not None:
                 for ref, t_us, reset, values in self.injector.next_samples(now):
                     s = self._send(port, seq, "SAMPLE", t_us=t_us, flags=P.SAMPLE_FLAG_RESET if reset else 0,
                                    array=values)
@@ -201,7 +219,7 @@ class SensorSession(threading.Thread):
             self._hello(Hello.from_message(msg), booted=msg.seq == 0)
         elif msg.name == "LATENT":
             self.counters.latents += 1
-            if self.predictor is None:
+            if self.predictor is None or self.hello is None:   # no HELLO on this link yet: model unknown
                 self.counters.dropped_no_model += 1
                 return
             if self.state == "fallback":
@@ -209,17 +227,19 @@ class SensorSession(threading.Thread):
                 self._set_state("up")
             ref = self.injector.answered(msg.fields["sample_seq"]) if self.injector else None
             self.rate_window.append(t_rx)
-            self.gateway.submit(Arrival(self, msg, t_rx, self.boot, ref))
+            self.gateway.submit(Arrival(self, msg, t_rx, self.boot, self.predictor, self.route_cache,
+                                        self.fallback_dequant, ref))
         elif msg.name == "LOCAL_PREDICTION":
             self.counters.local_predictions += 1
-            if self.predictor is None:
+            if self.predictor is None or self.hello is None:
                 self.counters.dropped_no_model += 1
                 return
             if self.state == "up":
                 self.log("sensor in fallback mode: passing its LOCAL_PREDICTION frames through")
                 self._set_state("fallback")
             ref = self.injector.answered(msg.fields["sample_seq"]) if self.injector else None
-            self.gateway.submit(Arrival(self, msg, t_rx, self.boot, ref))
+            self.gateway.submit(Arrival(self, msg, t_rx, self.boot, self.predictor, self.route_cache,
+                                        self.fallback_dequant, ref))
         elif msg.name == "NACK":
             reason = next((k for k, v in P.NACK_REASONS.items() if v == msg.fields["reason"]), str(msg.fields["reason"]))
             self._error(f"NACK_{reason}")
@@ -227,6 +247,8 @@ class SensorSession(threading.Thread):
                 self.injector.rejected(msg.fields["ref_seq"])
         elif msg.name == "STATS":
             self.stats = msg.fields
+            if msg.fields["source"] == P.SOURCE_GENERATOR:
+                self._configure = False
         elif msg.name not in ("HEARTBEAT",):
             self._error(f"UNEXPECTED_{msg.name}")
 
@@ -243,8 +265,8 @@ class SensorSession(threading.Thread):
         if hello.watchdog_reset:
             self.log("the sensor's last reset came from its watchdog")
         self.hello = hello
-        if self.route_cache is not None:
-            self.route_cache.reset()
+        if self.route_cache is not None:               # a fresh cache: the inference thread may hold the old one
+            self.route_cache = RouteCache(self.route_cache.ttl_us)
         self._configure = self.generator_period_us is not None and (booted or first_on_link)
         if self.injector is not None and (booted or not first_on_link or self.counters.reconnects):
             self.injector.restart_window()          # the sensor lost its state: the window starts over
