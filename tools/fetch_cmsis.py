@@ -1,7 +1,9 @@
 """Fetches the Arm CMSIS sources the benchmark's peer implementation is built from (no registry of
 PlatformIO's, no GitHub here): CMSIS-DSP 1.10 C sources from the source distribution of the Python
 package `cmsisdsp` (the package index's simple API, checked by its sha256), and the CMSIS-Core
-headers from npm (`@xpack-3rd-party/arm-cmsis-core-m`). Unpacks into .cache/cmsis/. Idempotent.
+headers from the npm registry (`@xpack-3rd-party/arm-cmsis-core-m`, fetched over HTTPS: no npm client
+needed). Both are checked by the checksums their registries publish. Unpacks into .cache/cmsis/.
+Idempotent.
 
     python tools/fetch_cmsis.py            -> prints the directory
 """
@@ -21,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / ".cache" / "cmsis"
 DSP_VERSION = "1.10.3"
 INDEX = "https://pypi.org/simple/cmsisdsp/"
-CORE_NPM = "@xpack-3rd-party/arm-cmsis-core-m@5.4.0-5"
+CORE_NPM = ("@xpack-3rd-party%2farm-cmsis-core-m", "5.4.0-5")
+NPM_REGISTRY = "https://registry.npmjs.org/"
 
 
 def fetch_dsp(work: Path) -> Path:
@@ -37,6 +40,19 @@ def fetch_dsp(work: Path) -> Path:
     return path
 
 
+def fetch_core(work: Path) -> Path:
+    import json
+    name, version = CORE_NPM
+    meta = json.load(urllib.request.urlopen(NPM_REGISTRY + name, timeout=60))
+    dist = meta["versions"][version]["dist"]
+    data = urllib.request.urlopen(dist["tarball"], timeout=300).read()
+    if hashlib.sha1(data).hexdigest() != dist["shasum"]:
+        raise SystemExit("error: arm-cmsis-core-m tarball checksum mismatch")
+    path = work / "core.tgz"
+    path.write_bytes(data)
+    return path
+
+
 def main() -> int:
     dsp, core = OUT / "CMSIS-DSP", OUT / "CMSIS-Core"
     if (dsp / "Include" / "arm_math.h").exists() and (core / "Include" / "cmsis_gcc.h").exists():
@@ -45,7 +61,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print("cmsis: fetching CMSIS-DSP sources (cmsisdsp sdist) and CMSIS-Core headers (npm)", file=sys.stderr)
+        print("cmsis: fetching CMSIS-DSP sources (cmsisdsp sdist) and CMSIS-Core headers (npm registry)", file=sys.stderr)
         with tarfile.open(fetch_dsp(work)) as t:
             t.extractall(work / "dsp", filter="data")
         top = next((work / "dsp").iterdir())
@@ -56,8 +72,7 @@ def main() -> int:
             if found is None:
                 raise SystemExit(f"error: no {sub}/ in the cmsisdsp sdist")
             subprocess.run(["cp", "-r", str(found), str(dsp / sub)], check=True)
-        subprocess.run(["npm", "pack", "--silent", CORE_NPM], cwd=work, check=True, stdout=subprocess.DEVNULL)
-        tgz = next(work.glob("*.tgz"))
+        tgz = fetch_core(work)
         with tarfile.open(tgz) as t:
             t.extractall(work / "core", filter="data")
         inc = next(p for p in (work / "core").rglob("Include") if (p / "cmsis_gcc.h").exists())

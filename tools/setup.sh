@@ -67,3 +67,6 @@ fi
 
 # --- QEMU's instruction-counting plugin (make bench, and the benchmark firmware's tests) -----------
 tools/build_insn_plugin.sh
+
+# --- CMSIS sources for the benchmark's peer implementation (make bench, tests/test_bench.py) --------
+"$VENV/bin/python" tools/fetch_cmsis.py >/dev/null
