@@ -19,7 +19,12 @@ done
 SRC_LIST=/etc/apt/sources.list.d/rtlnf-deb-src.sources
 if [ ! -f "$SRC_LIST" ]; then
     # The same archive as the binary packages, for source packages only.
-    uris=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
+    uris=""
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then            # deb822 (Debian 12 images)
+        uris=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources | head -n 1)
+    elif [ -f /etc/apt/sources.list ]; then                             # one-line format (debootstrap)
+        uris=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
+    fi
     uris=${uris:-http://deb.debian.org/debian}
     say "adding a deb-src entry for $uris"
     printf 'Types: deb-src\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
