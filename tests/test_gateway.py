@@ -215,3 +215,12 @@ def test_socket_reads_take_everything_received_at_once():
             rest += read_some(port)
     port.close()
     server.close()
+
+
+def test_live_view_runs_and_leaves_stdout_to_the_json_lines(tiny):
+    proc = subprocess.run([sys.executable, "-m", "host.gateway", "--port", "socket://127.0.0.1:9", "--models",
+                           str(tiny.path), "--view", "--duration", "1.2"], capture_output=True, text=True,
+                          timeout=60, cwd=REPO_ROOT, env={**__import__("os").environ, "COLUMNS": "160"})
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "RT-LNF gateway" in proc.stderr and "socket://127.0.0.1:9" in proc.stderr
+    assert proc.stdout == ""

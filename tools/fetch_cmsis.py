@@ -40,6 +40,10 @@ def fetch_dsp(work: Path) -> Path:
     return path
 
 
+# Python >= 3.11.4 can refuse unsafe archive members; Debian 12's 3.11.2 has no filter argument.
+SAFE = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
+
 def fetch_core(work: Path) -> Path:
     import json
     name, version = CORE_NPM
@@ -63,7 +67,7 @@ def main() -> int:
         work = Path(tmp)
         print("cmsis: fetching CMSIS-DSP sources (cmsisdsp sdist) and CMSIS-Core headers (npm registry)", file=sys.stderr)
         with tarfile.open(fetch_dsp(work)) as t:
-            t.extractall(work / "dsp", filter="data")
+            t.extractall(work / "dsp", **SAFE)
         top = next((work / "dsp").iterdir())
         src = top / "CMSIS" / "DSP" if (top / "CMSIS" / "DSP").exists() else top
         (dsp).mkdir(exist_ok=True)
@@ -74,7 +78,7 @@ def main() -> int:
             subprocess.run(["cp", "-r", str(found), str(dsp / sub)], check=True)
         tgz = fetch_core(work)
         with tarfile.open(tgz) as t:
-            t.extractall(work / "core", filter="data")
+            t.extractall(work / "core", **SAFE)
         inc = next(p for p in (work / "core").rglob("Include") if (p / "cmsis_gcc.h").exists())
         core.mkdir(exist_ok=True)
         subprocess.run(["cp", "-r", str(inc), str(core / "Include")], check=True)
