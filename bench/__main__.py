@@ -134,10 +134,14 @@ def energy(sensor_res: dict, bytes_latent: int) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--artifact", type=Path, default=REPO / "artifacts" / "default")
+    ap.add_argument("--artifact", type=Path,
+                    help="an exported artifact (default: artifacts/default, else the demo model make demo trains)")
     ap.add_argument("--windows", type=int, default=40, help="test windows streamed through QEMU (default 40)")
     ap.add_argument("--quick", action="store_true", help="skip the scaling sweeps and the solver ablation")
     args = ap.parse_args(argv)
+    if args.artifact is None:                     # like make demo: the trained default, else a demo model
+        from host.demo import ensure_model
+        args.artifact = ensure_model()
     if not (args.artifact / "export.json").exists():
         print(f"error: {args.artifact}: no exported artifact; run: python -m codegen train --out {args.artifact} "
               f"&& python -m codegen export {args.artifact}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Link and on-target accuracy: the default firmware in QEMU, the gateway on its socket.
 
-In one emulator session: first the emulator's own echo floor (REQUEST -> STATS round trips, the
-firmware doing nearly nothing), then test windows streamed one sample at a time through sensor and
+In one emulator session: first the emulator's own echo floors (REQUEST -> STATS round trips, and a
+frame of a SAMPLE's size answered at once with NACK: the firmware doing nearly nothing), then test windows streamed one sample at a time through sensor and
 gateway: SAMPLE written -> LATENT decoded (sample -> latent) and LATENT decoded -> JSON line written
 (link -> output). Everything above the echo floor is the pipeline's own time.
 """
@@ -52,6 +52,17 @@ def measure(elf: Path, art_dir: Path, windows: int) -> dict:
             link.send("REQUEST", what=P.by_name("STATS").type_id)
             next(m for m in link.messages(5.0) if m.name == "STATS")
             echo.append(1000 * (time.perf_counter() - t0))
+        # The same round trip with a frame of a SAMPLE's size that the firmware rejects at once
+        # (unknown protocol version -> NACK): the emulated UART's cost for those bytes.
+        inputs = len(Injector.from_artifact(art_dir, 1).counts[0][0])
+        bogus = framing.encode(bytes([P.PROTOCOL_VERSION + 100, P.by_name("SAMPLE").type_id, 0, 0])
+                               + bytes(5 + 2 * inputs))
+        same_size = []
+        for _ in range(ECHO_ROUNDS):
+            t0 = time.perf_counter()
+            port.write(bogus)
+            next(m for m in link.messages(5.0) if m.name == "NACK")
+            same_size.append(1000 * (time.perf_counter() - t0))
         port.close()
         inj = Injector.from_artifact(art_dir, windows, in_flight=1)
         gw = Gateway([qemu.url], ModelStore(art_dir), StringIO(), 921600, injectors=[inj], log_stream=StringIO())
@@ -67,9 +78,13 @@ def measure(elf: Path, art_dir: Path, windows: int) -> dict:
     k = min(len(rt), len(lat))
     total = rt[:k] + lat[:k]
     echo_p = pct(echo)
+    same_p = pct(same_size)
     total_p = pct(total)
     return {
         "echo_floor_ms": echo_p,
+        "echo_floor_same_size_ms": same_p,
+        "sample_frame_bytes": len(bogus),
+        "above_same_size_floor_ms": {"p50": total_p["p50"] - same_p["p50"], "p95": total_p["p95"] - same_p["p95"]},
         "sample_to_latent_ms": pct(rt),
         "link_to_output_ms": pct(lat),
         "sample_to_prediction_ms": total_p,

@@ -26,8 +26,9 @@ def markdown(r: dict) -> str:
         f"{_ok(ins['rtlnf'], t['encoder_instructions_32_12'])} |",
         f"| projected sample -> prediction on hardware | {p['sample_to_prediction_ms']:.2f} ms (CPI band {p['band_ms'][0]:.2f}-{p['band_ms'][1]:.2f}) | "
         f"{art['p95_ms']} ms (p95) | <= {t['hardware_p95_ms']} ms | {_ok(p['sample_to_prediction_ms'], t['hardware_p95_ms'])} |",
-        f"| pipeline p95 above the emulator's echo floor | {L['above_echo_floor_ms']['p95']:.2f} ms | - | <= {t['pipeline_p95_above_floor_ms']} ms | "
-        f"{_ok(L['above_echo_floor_ms']['p95'], t['pipeline_p95_above_floor_ms'])} |",
+        f"| pipeline p95 above the emulator's echo floor (same-size frame; REQUEST -> STATS) | "
+        f"{L['above_same_size_floor_ms']['p95']:.2f} ms ({L['above_echo_floor_ms']['p95']:.2f} ms) | - | "
+        f"<= {t['pipeline_p95_above_floor_ms']} ms | {_ok(L['above_same_size_floor_ms']['p95'], t['pipeline_p95_above_floor_ms'])} |",
         f"| bytes per inference (LATENT on the wire) | {L['wire_bytes']['latent']} B | {art['bytes_per_inference']} B | <= {t['bytes']} B | "
         f"{_ok(L['wire_bytes']['latent'], t['bytes'])} |",
         f"| sensor flash / RAM (nucleo_h743zi build) | {mem['flash_total'] / 1024:.1f} KB / {mem['ram_total'] / 1024:.1f} KB | "
@@ -67,9 +68,13 @@ def markdown(r: dict) -> str:
         lines.append(f"| {k} | {v} |")
     lines += ["", f"QEMU, {L['samples']} samples of {L['windows']} test windows, one in flight (ms):", "",
               "| | p50 | p95 |", "|---|---|---|"]
-    for k, name in (("echo_floor_ms", "emulator echo floor (REQUEST -> STATS)"), ("sample_to_latent_ms", "SAMPLE -> LATENT"),
+    for k, name in (("echo_floor_ms", "emulator echo floor (REQUEST -> STATS)"),
+                    ("echo_floor_same_size_ms", f"emulator echo floor, a {L['sample_frame_bytes']}-byte frame -> NACK"),
+                    ("sample_to_latent_ms", "SAMPLE -> LATENT"),
                     ("link_to_output_ms", "LATENT -> prediction line (gateway)"),
-                    ("sample_to_prediction_ms", "SAMPLE -> prediction"), ("above_echo_floor_ms", "pipeline above the echo floor")):
+                    ("sample_to_prediction_ms", "SAMPLE -> prediction"),
+                    ("above_same_size_floor_ms", "pipeline above the same-size echo floor"),
+                    ("above_echo_floor_ms", "pipeline above the REQUEST -> STATS floor")):
         lines.append(f"| {name} | {L[k]['p50']:.3f} | {L[k]['p95']:.3f} |")
     lines += ["", f"Projected on the NUCLEO-H743ZI: encoder {p['encoder_ms']:.3f} ms + LATENT on the wire {p['uart_latent_ms']:.3f} ms "
               f"+ gateway runtime {p['gateway_runtime_ms']:.3f} ms = **{p['sample_to_prediction_ms']:.2f} ms**; {p['method']}.", "",
