@@ -83,26 +83,3 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
-
-
-@pytest.fixture
-def qemu(request):
-    """Factory: qemu(elf) -> a started QemuMachine, stopped by PID at teardown; its log is attached
-    to the report of a failing test."""
-    from host.hil.qemu import QemuMachine
-
-    machines = []
-
-    def start(elf, **kwargs):
-        machine = QemuMachine(elf, **kwargs)
-        machines.append(machine)
-        machine.start()
-        return machine
-
-    yield start
-    failed = getattr(getattr(request.node, "rep_call", None), "failed", False)
-    for m in machines:
-        m.stop()
-        if failed:
-            request.node.add_report_section("teardown", f"qemu log ({m.elf.name})", m.log())
-        m.close()

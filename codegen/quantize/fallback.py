@@ -100,7 +100,7 @@ def predict_s8(fb: FallbackS8, x_s8: np.ndarray) -> np.ndarray:
 
 def convert(arrays: dict, calibration_h: np.ndarray) -> bytes:
     """Float fallback MLP (logits, no softmax) -> full-int8 TFLite flatbuffer."""
-    keras, tf = import_tensorflow()
+    keras, _ = import_tensorflow()
 
     H = arrays["fallback.W1"].shape[0]
     model = keras.Sequential([
@@ -111,9 +111,16 @@ def convert(arrays: dict, calibration_h: np.ndarray) -> bytes:
     model.layers[0].set_weights([arrays["fallback.W1"], arrays["fallback.b1"]])
     model.layers[1].set_weights([arrays["fallback.W2"], arrays["fallback.b2"]])
     calib = np.asarray(calibration_h, dtype=np.float32)
+    return full_int8_tflite(model, lambda: ([c[None]] for c in calib))
+
+
+def full_int8_tflite(model, representative_dataset) -> bytes:
+    """A Keras model -> TFLite flatbuffer with int8 weights, activations, input and output, calibrated
+    on the representative dataset (a callable yielding lists of input batches)."""
+    _, tf = import_tensorflow()
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([c[None]] for c in calib)
+    conv.representative_dataset = representative_dataset
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8

@@ -9,11 +9,10 @@ The batch dimension is fixed (TFLite Micro plans its arena for one shape); the g
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from codegen.tf_quiet import import_tensorflow, quiet_fds
+from codegen.quantize.fallback import full_int8_tflite
+from codegen.tf_quiet import import_tensorflow
 
 BATCH = 16
 
@@ -31,7 +30,7 @@ def expert_matrices(arrays: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 
 def convert(arrays: dict, calibration_h: np.ndarray, batch: int = BATCH) -> bytes:
-    keras, tf = import_tensorflow()
+    keras, _ = import_tensorflow()
     k1, c1, k2, c2 = expert_matrices(arrays)
     model = keras.Sequential([
         keras.Input((k1.shape[0],), batch_size=batch),
@@ -42,12 +41,4 @@ def convert(arrays: dict, calibration_h: np.ndarray, batch: int = BATCH) -> byte
     model.layers[1].set_weights([k2, c2])
     calib = np.asarray(calibration_h, dtype=np.float32)
     usable = len(calib) - len(calib) % batch
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([calib[i:i + batch]] for i in range(0, usable, batch))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    with quiet_fds(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return conv.convert()
+    return full_int8_tflite(model, lambda: ([calib[i:i + batch]] for i in range(0, usable, batch)))
