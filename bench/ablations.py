@@ -13,9 +13,11 @@ from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestam
 from host.runtime.engine import Predictor, RouteCache
 
 
-def test_latents(art) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def test_latents(art, windows: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Golden fixed-point latents (windows, L, H), sample times in us and window labels of the
+    test split (its first `windows` windows when given)."""
     enc, in_scale = quantize_encoder(art.arrays, art.config)
-    test = art.test_split()
+    test = {k: v[:windows] for k, v in art.test_split().items()}
     h = golden.encode(enc, quantize_inputs(test["values"], in_scale), timestamps_to_dt_us(test["timestamps"]))
     t_us = np.round(test["timestamps"] * 1e6).astype(np.int64)
     return h, t_us, test["labels"][:, -1]

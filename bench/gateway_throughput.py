@@ -28,14 +28,10 @@ TARGET_PER_CORE = 20_000
 
 
 def test_latents(art, n: int) -> tuple[np.ndarray, np.ndarray]:
-    from codegen.quantize import golden
-    from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
-    enc, in_scale = quantize_encoder(art.arrays, art.config)
-    test = art.test_split()
-    windows = max(1, -(-n // test["values"].shape[1]))
-    h = golden.encode(enc, quantize_inputs(test["values"][:windows], in_scale),
-                      timestamps_to_dt_us(test["timestamps"][:windows]))
-    t = np.round(test["timestamps"][:windows] * 1e6).astype(np.int64)
+    """The first n golden latents of the test split, windows back to back, and their times."""
+    from bench.ablations import test_latents as window_latents
+    windows = max(1, -(-n // art.test_split()["values"].shape[1]))
+    h, t, _ = window_latents(art, windows)
     return h.reshape(-1, h.shape[-1])[:n], t.reshape(-1)[:n]
 
 

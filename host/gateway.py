@@ -86,10 +86,7 @@ def main(argv=None) -> int:
     try:
         store = ModelStore(args.models, leaves=args.leaves, top_k=args.top_k)
         if args.leaves == "int8" or args.top_k:
-            for e in store.entries:                      # options the models cannot honour fail now, not later
-                from host import artifact
-                from host.runtime.engine import Predictor
-                Predictor(artifact.load(e.path), leaves=args.leaves, top_k=args.top_k)
+            store.load_all()                             # options the models cannot honour fail now, not later
         injectors = [Injector.from_artifact(args.inject, args.windows) for _ in args.port] if args.inject else None
     except (StoreError, RuntimeConfigError, InjectError) as exc:
         return fail(str(exc))

@@ -39,48 +39,52 @@ def header(enc: EncoderQ, fb: FallbackS8, short_hash: str, classes: int, in_scal
     )
 
 
-def fallback_source(fb: FallbackS8, hidden: int) -> str:
+def fallback_source(fb: FallbackS8, hidden: int, prefix: str = "rtlnf_model") -> str:
+    """The fallback expert's arrays and `const fallback_s8_model_t {prefix}_fallback`."""
     parts = []
     for k, layer in enumerate(fb.layers):
-        parts += [c_array("int8_t", f"rtlnf_model_fb{k}_weights", layer.weights, static=True),
-                  c_array("int32_t", f"rtlnf_model_fb{k}_bias", layer.bias, static=True),
-                  c_array("int32_t", f"rtlnf_model_fb{k}_mult", layer.mult, static=True),
-                  c_array("int32_t", f"rtlnf_model_fb{k}_shift", layer.shift, static=True)]
-    parts.append("\nstatic const fc_s8_layer_t rtlnf_model_fb_layers[%d] = {\n" % len(fb.layers))
+        parts += [c_array("int8_t", f"{prefix}_fb{k}_weights", layer.weights, static=True),
+                  c_array("int32_t", f"{prefix}_fb{k}_bias", layer.bias, static=True),
+                  c_array("int32_t", f"{prefix}_fb{k}_mult", layer.mult, static=True),
+                  c_array("int32_t", f"{prefix}_fb{k}_shift", layer.shift, static=True)]
+    parts.append(f"\nstatic const fc_s8_layer_t {prefix}_fb_layers[%d] = {{\n" % len(fb.layers))
     for k, layer in enumerate(fb.layers):
         out_n, in_n = layer.weights.shape
         parts.append(
-            f"    {{.in_n = {in_n}, .out_n = {out_n}, .weights = rtlnf_model_fb{k}_weights, "
-            f".bias = rtlnf_model_fb{k}_bias,\n     .input_offset = {layer.input_offset}, "
-            f".output_offset = {layer.output_offset}, .mult = rtlnf_model_fb{k}_mult, "
-            f".shift = rtlnf_model_fb{k}_shift,\n     .act_min = {layer.act_min}, .act_max = {layer.act_max}}},\n")
-    parts.append("};\n\nconst fallback_s8_model_t rtlnf_model_fallback = {\n"
+            f"    {{.in_n = {in_n}, .out_n = {out_n}, .weights = {prefix}_fb{k}_weights, "
+            f".bias = {prefix}_fb{k}_bias,\n     .input_offset = {layer.input_offset}, "
+            f".output_offset = {layer.output_offset}, .mult = {prefix}_fb{k}_mult, "
+            f".shift = {prefix}_fb{k}_shift,\n     .act_min = {layer.act_min}, .act_max = {layer.act_max}}},\n")
+    parts.append(f"}};\n\nconst fallback_s8_model_t {prefix}_fallback = {{\n"
                  f"    .hidden = {hidden},\n    .max_width = {max(l.weights.shape[0] for l in fb.layers)},\n"
                  f"    .h_mult = {fb.h_mult},\n    .h_shift = {fb.h_shift},\n    .in_zero_point = {fb.in_zero_point},\n"
-                 f"    .n_layers = {len(fb.layers)},\n    .layers = rtlnf_model_fb_layers,\n}};\n")
+                 f"    .n_layers = {len(fb.layers)},\n    .layers = {prefix}_fb_layers,\n}};\n")
     return "".join(parts)
 
 
-def source(enc: EncoderQ, fb: FallbackS8, short_hash: str) -> str:
-    H = enc.hidden
+def encoder_source(enc: EncoderQ, prefix: str = "rtlnf_model") -> str:
+    """The encoder's arrays and `const ltc_q15_model_t {prefix}_encoder`."""
+    p = prefix
     return (
-        banner(GENERATOR, f"Model {short_hash}.")
-        + '#include "rtlnf_model.h"\n\n'
-        + c_array("int16_t", "rtlnf_model_w_q", enc.w_q, static=True)
-        + c_array("int16_t", "rtlnf_model_u_q", enc.u_q, static=True)
-        + c_array("int32_t", "rtlnf_model_b_q", enc.b_q, static=True)
-        + c_array("int32_t", "rtlnf_model_mult", enc.mult, static=True)
-        + c_array("int32_t", "rtlnf_model_shift", enc.shift, static=True)
-        + c_array("uint32_t", "rtlnf_model_inv_tau_q16", enc.inv_tau_q16, static=True)
-        + c_array("int16_t", "rtlnf_model_a_q15", enc.a_q15, static=True)
-        + "\nconst ltc_q15_model_t rtlnf_model_encoder = {\n"
-        + f"    .hidden = {H},\n    .inputs = {enc.inputs},\n    .substeps = {enc.substeps},\n"
+        c_array("int16_t", f"{p}_w_q", enc.w_q, static=True)
+        + c_array("int16_t", f"{p}_u_q", enc.u_q, static=True)
+        + c_array("int32_t", f"{p}_b_q", enc.b_q, static=True)
+        + c_array("int32_t", f"{p}_mult", enc.mult, static=True)
+        + c_array("int32_t", f"{p}_shift", enc.shift, static=True)
+        + c_array("uint32_t", f"{p}_inv_tau_q16", enc.inv_tau_q16, static=True)
+        + c_array("int16_t", f"{p}_a_q15", enc.a_q15, static=True)
+        + f"\nconst ltc_q15_model_t {p}_encoder = {{\n"
+        + f"    .hidden = {enc.hidden},\n    .inputs = {enc.inputs},\n    .substeps = {enc.substeps},\n"
         + f"    .dt_mult = {enc.dt_mult}u,\n    .dt_max_us = {enc.dt_max_us}u,\n"
-        + "    .w_q = rtlnf_model_w_q,   /* H x I, row-major */\n    .u_q = rtlnf_model_u_q,   /* H x H, row-major */\n"
-        + "    .b_q = rtlnf_model_b_q,\n    .mult = rtlnf_model_mult,\n    .shift = rtlnf_model_shift,\n"
-        + "    .inv_tau_q16 = rtlnf_model_inv_tau_q16,\n    .a_q15 = rtlnf_model_a_q15,\n};\n\n"
-        + fallback_source(fb, H)
+        + f"    .w_q = {p}_w_q,   /* H x I, row-major */\n    .u_q = {p}_u_q,   /* H x H, row-major */\n"
+        + f"    .b_q = {p}_b_q,\n    .mult = {p}_mult,\n    .shift = {p}_shift,\n"
+        + f"    .inv_tau_q16 = {p}_inv_tau_q16,\n    .a_q15 = {p}_a_q15,\n}};\n\n"
     )
+
+
+def source(enc: EncoderQ, fb: FallbackS8, short_hash: str) -> str:
+    return (banner(GENERATOR, f"Model {short_hash}.") + '#include "rtlnf_model.h"\n\n'
+            + encoder_source(enc) + fallback_source(fb, enc.hidden))
 
 
 def memory_bytes(enc: EncoderQ, fb: FallbackS8) -> dict:

@@ -8,11 +8,12 @@
 #if BENCH_VARIANT == 2
 #include "arm_math.h"
 
-/* q15 fixed point throughout: h, A, 1/tau (per model time unit, saturated), dt in model units. */
+/* q15 fixed point throughout: h, A, 1/tau (per model time unit, saturated), dt in model units.
+ * W, U and A are the encoder's own arrays (bench_encoder). */
 void ltc_cmsis_q15_step(int16_t *h, const int16_t *x, uint32_t dt_us)
 {
-    static const arm_matrix_instance_q15 w = {BENCH_H, BENCH_I, (q15_t *)bench_w_q15};
-    static const arm_matrix_instance_q15 u = {BENCH_H, BENCH_H, (q15_t *)bench_u_q15};
+    const arm_matrix_instance_q15 w = {BENCH_H, BENCH_I, (q15_t *)bench_encoder.w_q};
+    const arm_matrix_instance_q15 u = {BENCH_H, BENCH_H, (q15_t *)bench_encoder.u_q};
     q15_t wx[BENCH_H], uh[BENCH_H], z[BENCH_H], f[BENCH_H], g[BENCH_H], p[BENCH_H], num[BENCH_H], den[BENCH_H];
     q15_t dt_q15 = (q15_t)__SSAT((int32_t)(((uint64_t)dt_us * bench_dt_q15_per_us) >> 16) / BENCH_S, 16);
 
@@ -27,7 +28,7 @@ void ltc_cmsis_q15_step(int16_t *h, const int16_t *x, uint32_t dt_us)
         }
         arm_add_q15((q15_t *)bench_inv_tau_q15, f, g, BENCH_H);          /* 1/tau + f */
         arm_scale_q15(g, dt_q15, 0, g, BENCH_H);                          /* dt (1/tau + f) */
-        arm_mult_q15(f, (q15_t *)bench_a_q15, p, BENCH_H);                /* f A */
+        arm_mult_q15(f, (q15_t *)bench_encoder.a_q15, p, BENCH_H);                /* f A */
         arm_scale_q15(p, dt_q15, 0, p, BENCH_H);                          /* dt f A */
         arm_shift_q15(h, -1, num, BENCH_H);                               /* halves: 1 + x fits q15 */
         arm_shift_q15(p, -1, p, BENCH_H);

@@ -82,11 +82,21 @@ class ModelStore:
         if (entry.hidden, entry.inputs, entry.classes) != (hello.hidden, hello.inputs, hello.classes):
             raise ModelMismatch(f"model {hello.model_hash}: the sensor reports {hello.hidden} neurons, {hello.inputs} "
                                 f"inputs, {hello.classes} classes but {entry.describe()}")
+        try:
+            return self._predictor(entry)
+        except artifact.ArtifactError as exc:
+            raise ModelMismatch(f"model {hello.model_hash}: its artifact does not verify: {exc}") from None
+
+    def load_all(self) -> None:
+        """Verifies every stored artifact and builds its runtime now (the runtime options are checked
+        against each model at start-up rather than at the first HELLO). Raises ArtifactError or
+        RuntimeConfigError."""
+        for entry in self.entries:
+            self._predictor(entry)
+
+    def _predictor(self, entry: Entry) -> Predictor:
         with self._lock:
             if entry.short_hash not in self._predictors:
-                try:
-                    art = artifact.load(entry.path)
-                except artifact.ArtifactError as exc:
-                    raise ModelMismatch(f"model {hello.model_hash}: its artifact does not verify: {exc}") from None
+                art = artifact.load(entry.path)
                 self._predictors[entry.short_hash] = Predictor(art, leaves=self.leaves, top_k=self.top_k)
             return self._predictors[entry.short_hash]

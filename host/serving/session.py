@@ -219,27 +219,14 @@ class SensorSession(threading.Thread):
             self._hello(Hello.from_message(msg), booted=msg.seq == 0)
         elif msg.name == "LATENT":
             self.counters.latents += 1
-            if self.predictor is None or self.hello is None:   # no HELLO on this link yet: model unknown
-                self.counters.dropped_no_model += 1
-                return
-            if self.state == "fallback":
+            if self._submit(msg, t_rx) and self.state == "fallback":
                 self.log("gateway heartbeats reached the sensor again: latents are back")
                 self._set_state("up")
-            ref = self.injector.answered(msg.fields["sample_seq"]) if self.injector else None
-            self.rate_window.append(t_rx)
-            self.gateway.submit(Arrival(self, msg, t_rx, self.boot, self.predictor, self.route_cache,
-                                        self.fallback_dequant, ref))
         elif msg.name == "LOCAL_PREDICTION":
             self.counters.local_predictions += 1
-            if self.predictor is None or self.hello is None:
-                self.counters.dropped_no_model += 1
-                return
-            if self.state == "up":
+            if self._submit(msg, t_rx) and self.state == "up":
                 self.log("sensor in fallback mode: passing its LOCAL_PREDICTION frames through")
                 self._set_state("fallback")
-            ref = self.injector.answered(msg.fields["sample_seq"]) if self.injector else None
-            self.gateway.submit(Arrival(self, msg, t_rx, self.boot, self.predictor, self.route_cache,
-                                        self.fallback_dequant, ref))
         elif msg.name == "NACK":
             reason = next((k for k, v in P.NACK_REASONS.items() if v == msg.fields["reason"]), str(msg.fields["reason"]))
             self._error(f"NACK_{reason}")
@@ -251,6 +238,19 @@ class SensorSession(threading.Thread):
                 self._configure = False
         elif msg.name not in ("HEARTBEAT",):
             self._error(f"UNEXPECTED_{msg.name}")
+
+    def _submit(self, msg: protocol.ParsedMessage, t_rx: float) -> bool:
+        """Hands a LATENT or LOCAL_PREDICTION to the gateway with this boot's model; False (and
+        counted) when no HELLO on this link has told which model that is."""
+        if self.predictor is None or self.hello is None:
+            self.counters.dropped_no_model += 1
+            return False
+        ref = self.injector.answered(msg.fields["sample_seq"]) if self.injector else None
+        if msg.name == "LATENT":
+            self.rate_window.append(t_rx)               # the view's rate: latents per second
+        self.gateway.submit(Arrival(self, msg, t_rx, self.boot, self.predictor, self.route_cache,
+                                    self.fallback_dequant, ref))
+        return True
 
     def _hello(self, hello: Hello, booted: bool) -> None:
         """A sensor's boot HELLO is its first frame (seq 0); HELLOs that answer a REQUEST come later.
