@@ -61,7 +61,7 @@ def cmd_export(args) -> int:
         return 2
     r = m["report"]
     print(f"exported  model {m['model_hash_short']} ({m['hidden']} neurons, {m['inputs']} inputs, "
-          f"{m['substeps']} sub-steps) to {args.out}")
+          f"{m['substeps']} sub-step{'s' if m['substeps'] != 1 else ''}) to {args.out}")
     print(f"latents   fixed point vs float: max |dh| {r['latent_error_max_abs']:.2e}, "
           f"mean {r['latent_error_mean_abs']:.2e} on {r['test_windows']} test windows")
     print(f"accuracy  float {100 * r['accuracy_float']:.2f} %   fixed-point encoder "
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--epochs", type=_positive, default=24)
     t.add_argument("--batch-size", type=_positive, default=64)
     t.add_argument("--hidden", type=_positive, default=32, help="LTC neurons (default: %(default)s)")
-    t.add_argument("--substeps", type=_positive, default=2, help="Euler sub-steps per sample (default: %(default)s)")
+    t.add_argument("--substeps", type=_positive, default=1, help="Euler sub-steps per sample (default: %(default)s)")
     t.add_argument("--trees", type=_positive, default=4)
     t.add_argument("--depth", type=int, default=3, choices=range(0, 7), metavar="{0..6}",
                    help="tree depth; 2^depth leaf experts (default: %(default)s)")

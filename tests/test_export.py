@@ -1,6 +1,5 @@
 """`codegen export`: the generated C model equals the golden model; bad artifacts fail clearly."""
 
-import ctypes
 import json
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ from codegen.quantize import golden
 from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestamps_to_dt_us
 from host import artifact
 from tests.conftest import REPO_ROOT
-from tests.test_ltc_q15 import Model, random_inputs
+from tests.test_ltc_q15 import Model, State, bind, random_inputs
 
 
 def random_artifact(path, hidden, inputs, classes=3, windows=6, window=40, seed=0):
@@ -45,9 +44,8 @@ def random_artifact(path, hidden, inputs, classes=3, windows=6, window=40, seed=
 
 
 def load_generated(host_c, gen_dir):
-    lib = host_c(["solver/ltc_q15.c", "solver/fc_s8.c", gen_dir / "rtlnf_model.c"], include_dirs=[gen_dir])
-    lib.ltc_q15_step.argtypes = [ctypes.POINTER(Model), ctypes.POINTER(ctypes.c_int16),
-                                 ctypes.POINTER(ctypes.c_int16), ctypes.c_uint32, ctypes.c_void_p]
+    lib = bind(host_c(["solver/ltc_q15.c", "solver/sigmoid_q15_table.c", "solver/fc_s8.c", gen_dir / "rtlnf_model.c"],
+                      include_dirs=[gen_dir]))
     return lib, Model.in_dll(lib, "rtlnf_model_encoder")
 
 
@@ -62,12 +60,10 @@ def test_generated_c_equals_golden(host_c, tmp_path, hidden, inputs):
     assert (model.hidden, model.inputs, model.dt_max_us) == (hidden, inputs, enc.dt_max_us)
     rng = np.random.default_rng(1)
     x, dt = random_inputs(rng, 200, inputs)
-    h_c = np.zeros(hidden, dtype=np.int16)
+    state = State(lib, model)
     h_g = np.zeros(hidden, dtype=np.int64)
-    scratch = ctypes.create_string_buffer(6 * hidden)
     for k in range(len(dt)):
-        lib.ltc_q15_step(ctypes.byref(model), h_c.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)),
-                         x[k].ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), int(dt[k]), scratch)
+        h_c = state.step(x[k], dt[k])
         h_g = golden.step(enc, h_g, x[k].astype(np.int64), dt[k])
         assert np.array_equal(h_c, h_g), f"step {k}"
 
@@ -83,7 +79,7 @@ def test_export_report_of_a_trained_model(tiny_artifact, tmp_path):
     r = m["report"]
     assert 0 < r["latent_error_max_abs"] < 0.05, r
     assert r["latent_error_mean_abs"] < r["latent_error_max_abs"]
-    assert r["sigmoid_table_max_error"] < 4e-4
+    assert r["sigmoid_table_max_error"] < 5e-4
     assert f"model {m['model_hash_short']}" in proc.stdout
     # the fixed-point latents really are what the report measured: spot-check one window
     art = artifact.load(art_dir)
@@ -112,7 +108,7 @@ def test_bad_artifacts_fail_with_one_line(tmp_path):
     weights = dict(huge.arrays, **{"encoder.b": np.full(8, 1e9, dtype=np.float32)})
     artifact.write(huge.path, huge.config, weights)
     proc = run_export(huge.path, tmp_path / "gen")
-    assert proc.returncode == 2 and "does not fit the Q12 int32 format" in proc.stderr
+    assert proc.returncode == 2 and "bias 1e+09 are too large for the int32 accumulator" in proc.stderr
     shapes = random_artifact(tmp_path / "shapes", 8, 2)
     cfg = dict(shapes.config, model=dict(shapes.config["model"], hidden=9))
     artifact.write(shapes.path, cfg, shapes.arrays)

@@ -70,6 +70,12 @@ def test_elf_is_hard_float_cortex_m_image_at_the_board_addresses(env_name, tmp_p
     frames = [int(line.split("\t")[1]) for su in elf_path.parent.rglob("*.su") for line in su.read_text().splitlines()]
     assert max(frames) <= report.main_bytes <= report.bound <= report.stack_size == 8192
     assert {"SysTick_Handler"} <= set(report.interrupts)
+    # Code without .su files (the assembly kernel, newlib) is read from its instructions; a local
+    # branch is not a call even where objdump labels its target after an absolute symbol.
+    disassembled = stack_bound._disassembly(elf_path)
+    assert disassembled["ltc_q15_m7_accumulate"].frame == 9 * 4 + 24
+    assert not disassembled["ltc_q15_m7_accumulate"].calls and not disassembled["ltc_q15_m7_update"].calls
+    assert not any(name.startswith("__stack") for fn in disassembled.values() for name in fn.calls)
 
 
 def test_werror_and_cpu_flags_reach_every_compile(tmp_path, model_env):
@@ -77,9 +83,11 @@ def test_werror_and_cpu_flags_reach_every_compile(tmp_path, model_env):
     assert proc.returncode == 0, proc.stderr
     compiles = [line for line in proc.stdout.splitlines() if "arm-none-eabi-gcc" in line and " -c " in line]
     assert len(compiles) >= 5  # core, arch and board sources
+    assembly = [line for line in compiles if line.endswith(".S")]
+    assert assembly, "the optimised Cortex-M7 kernel (solver/cortex_m7/*.S) was not assembled"
     for line in compiles:
-        for flag in ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard",
-                     "-Wall", "-Wextra", "-Werror"):
+        warnings = ("-Wa,--fatal-warnings",) if line in assembly else ("-Wall", "-Wextra", "-Werror")
+        for flag in ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=hard", *warnings):
             assert flag in line.split(), f"{flag} missing from: {line}"
 
 

@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT
 @pytest.fixture(scope="module")
 def sensor(tiny_model, host_c):
     gen, art_dir = tiny_model
-    lib = host_c(["core/sensor_app.c", "core/frame.c", "core/sample_generator.c", "solver/ltc_q15.c", "solver/fc_s8.c",
+    lib = host_c(["core/sensor_app.c", "core/frame.c", "core/sample_generator.c", "solver/ltc_q15.c", "solver/sigmoid_q15_table.c", "solver/fc_s8.c",
                   gen / "rtlnf_model.c", REPO_ROOT / "tests" / "support" / "sensor_app_shim.c"],
                  include_dirs=[gen])
     lib.shim_rx.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]

@@ -29,7 +29,8 @@ def header(enc: EncoderQ, fb: FallbackS8, short_hash: str, classes: int, in_scal
         + f"#define RTLNF_MODEL_SUBSTEPS {enc.substeps}\n"
         + f"#define RTLNF_MODEL_CLASSES {classes}\n"
         + f"#define RTLNF_MODEL_H_FRAC_BITS 15\n"
-        + f"#define RTLNF_MODEL_Z_FRAC_BITS {F.Z_FRAC_BITS}\n\n"
+        + f"#define RTLNF_MODEL_Z_FRAC_BITS {F.Z_FRAC_BITS}\n"
+        + "#define RTLNF_MODEL_ENCODER_STATE_BYTES LTC_Q15_STATE_BYTES(RTLNF_MODEL_HIDDEN, RTLNF_MODEL_INPUTS)\n\n"
         + "/* Real value of one input count per channel (for reference; the weights already include it):\n"
         + "".join(f" *   channel {c}: {s:.9g}\n" for c, s in enumerate(in_scale))
         + " */\n\n"
@@ -62,23 +63,52 @@ def fallback_source(fb: FallbackS8, hidden: int, prefix: str = "rtlnf_model") ->
     return "".join(parts)
 
 
+GROUP = 4                                    # LTC_Q15_GROUP: rows sharing one LDM of weights
+
+
+def layout(hidden: int, inputs: int) -> tuple[int, int, int]:
+    """(padded x lanes, state-vector lanes, padded rows) as ltc_q15.h's macros compute them."""
+    x_lanes = (inputs + 1) & ~1
+    return x_lanes, (x_lanes + hidden + 3) & ~3, (hidden + GROUP - 1) // GROUP * GROUP
+
+
+def pack_weights(enc: EncoderQ) -> np.ndarray:
+    """W and U in the kernels' layout (ltc_q15.h): per group of 4 rows, per 32-bit word of the state
+    vector v = [x, 0.., h, 0..], the two weights of each of the 4 rows."""
+    H, I = enc.hidden, enc.inputs
+    x_lanes, lanes, rows = layout(H, I)
+    full = np.zeros((rows, lanes), dtype=np.int16)           # row j against v
+    full[:H, :I] = enc.w_q
+    full[:H, x_lanes:x_lanes + H] = enc.u_q
+    # (groups, 4 rows, words, 2 lanes) -> (groups, words, 4 rows, 2 lanes)
+    return np.ascontiguousarray(full.reshape(rows // GROUP, GROUP, lanes // 2, 2).transpose(0, 2, 1, 3).reshape(-1))
+
+
+def padded_bias(enc: EncoderQ) -> np.ndarray:
+    return np.concatenate([enc.bias_acc, np.zeros(layout(enc.hidden, enc.inputs)[2] - enc.hidden)]).astype(np.int32)
+
+
+def neuron_table(enc: EncoderQ) -> np.ndarray:
+    """ltc_q15_neuron_t rows {shift, inv_tau, a_q31} as int64 (C emits them as a struct array)."""
+    return np.stack([enc.shift.astype(np.int64), enc.inv_tau.astype(np.int64), enc.a_q31.astype(np.int64)], axis=1)
+
+
 def encoder_source(enc: EncoderQ, prefix: str = "rtlnf_model") -> str:
     """The encoder's arrays and `const ltc_q15_model_t {prefix}_encoder`."""
     p = prefix
+    neurons = "".join(f"    {{{int(sh)}, {int(it)}u, {int(a) if a != -(1 << 31) else 'INT32_MIN'}}},\n"
+                      for sh, it, a in neuron_table(enc))
     return (
-        c_array("int16_t", f"{p}_w_q", enc.w_q, static=True)
-        + c_array("int16_t", f"{p}_u_q", enc.u_q, static=True)
-        + c_array("int32_t", f"{p}_b_q", enc.b_q, static=True)
-        + c_array("int32_t", f"{p}_mult", enc.mult, static=True)
-        + c_array("int32_t", f"{p}_shift", enc.shift, static=True)
-        + c_array("uint32_t", f"{p}_inv_tau_q16", enc.inv_tau_q16, static=True)
-        + c_array("int16_t", f"{p}_a_q15", enc.a_q15, static=True)
+        c_array("int16_t", f"{p}_weights", pack_weights(enc), static=True).replace(
+            "static const int16_t", "static const int16_t __attribute__((aligned(8)))", 1)
+        + c_array("int32_t", f"{p}_bias_acc", padded_bias(enc), static=True)
+        + f"\nstatic const ltc_q15_neuron_t {p}_neurons[{enc.hidden}] = {{   /* shift, 1/tau Q30, A Q31 */\n"
+        + neurons + "};\n"
         + f"\nconst ltc_q15_model_t {p}_encoder = {{\n"
         + f"    .hidden = {enc.hidden},\n    .inputs = {enc.inputs},\n    .substeps = {enc.substeps},\n"
         + f"    .dt_mult = {enc.dt_mult}u,\n    .dt_max_us = {enc.dt_max_us}u,\n"
-        + f"    .w_q = {p}_w_q,   /* H x I, row-major */\n    .u_q = {p}_u_q,   /* H x H, row-major */\n"
-        + f"    .b_q = {p}_b_q,\n    .mult = {p}_mult,\n    .shift = {p}_shift,\n"
-        + f"    .inv_tau_q16 = {p}_inv_tau_q16,\n    .a_q15 = {p}_a_q15,\n}};\n\n"
+        + f"    .weights = {p}_weights,   /* packed: see ltc_q15.h */\n"
+        + f"    .bias_acc = {p}_bias_acc,\n    .neurons = {p}_neurons,\n}};\n\n"
     )
 
 
@@ -93,7 +123,8 @@ def memory_bytes(enc: EncoderQ, fb: FallbackS8) -> dict:
     H, I = enc.hidden, enc.inputs
     fb_flash = sum(layer.weights.size + 12 * layer.weights.shape[0] + 40 for layer in fb.layers) + 24
     widest = max(layer.weights.shape[0] for layer in fb.layers)
-    return {"flash_encoder_bytes": 2 * H * I + 2 * H * H + 4 * H * 4 + 2 * H + 2 * F.SIGMOID_POINTS,
-            "ram_encoder_bytes": 2 * H + 6 * H,
+    _, lanes, rows = layout(H, I)
+    return {"flash_encoder_bytes": 2 * rows * lanes + 4 * rows + 12 * H + 2 * F.SIGMOID_POINTS,
+            "ram_encoder_bytes": 2 * H + 2 * lanes + 4 * rows,
             "flash_fallback_bytes": fb_flash,
             "ram_fallback_bytes": H + 2 * widest}

@@ -35,20 +35,27 @@ def timestamps_to_dt_us(t_s: np.ndarray) -> np.ndarray:
     return (dt & 0xFFFFFFFF).astype(np.int64)
 
 
-def _row_scale(row: np.ndarray) -> float:
+def _row_shift(row: np.ndarray, bias: float) -> int:
+    """The largest sh_j (finest power-of-two scale 2^-(sh + Z_FRAC_BITS) per weight unit) at which
+    the row's weights meet the int16 and row-sum bounds and its bias fits BIAS_ACC_MAX."""
     maxabs, sumabs = float(np.max(np.abs(row))), float(np.sum(np.abs(row)))
-    if sumabs == 0.0:
-        return 2.0 ** -30
-    return max(maxabs / (F.Q15 - 1), sumabs / F.ACC_WEIGHT_SUM_MAX)
+    need = max(maxabs / (F.Q15 - 1), sumabs / F.ACC_WEIGHT_SUM_MAX, abs(bias) / (F.BIAS_ACC_MAX - 1), 2.0 ** -60)
+    sh = int(np.floor(-np.log2(need))) - F.Z_FRAC_BITS
+    return min(sh, F.SHIFT_MAX)
 
 
-def _quantize_row(row: np.ndarray) -> tuple[np.ndarray, float]:
-    s = _row_scale(row)
-    while True:
-        q = np.round(row / s)
-        if np.sum(np.abs(q)) <= F.ACC_WEIGHT_SUM_MAX and np.max(np.abs(q)) <= F.Q15 - 1:
-            return q.astype(np.int16), s
-        s *= 1.0 + 2.0 ** -20      # rounding pushed the row over a bound: widen the scale a hair
+def _quantize_row(row: np.ndarray, bias: float, j: int) -> tuple[np.ndarray, int, int]:
+    sh = _row_shift(row, bias)
+    while sh >= 0:
+        scale = 2.0 ** (sh + F.Z_FRAC_BITS)            # accumulator units per unit of z
+        q = np.round(row * scale)
+        b = round(bias * scale) + ((1 << sh) >> 1)      # the shift's rounding half rides in the bias
+        if np.sum(np.abs(q)) <= F.ACC_WEIGHT_SUM_MAX and np.max(np.abs(q)) <= F.Q15 - 1 \
+                and abs(b) <= F.BIAS_ACC_MAX:
+            return q.astype(np.int16), sh, b
+        sh -= 1                                         # rounding pushed a bound over: one bit coarser
+    raise QuantizationError(f"neuron {j}: weights (sum {np.abs(row).sum():g}) or bias {bias:g} are too large "
+                            f"for the int32 accumulator even at the coarsest scale")
 
 
 def quantize_encoder(arrays: dict, config: dict) -> tuple[EncoderQ, np.ndarray]:
@@ -71,8 +78,6 @@ def quantize_encoder(arrays: dict, config: dict) -> tuple[EncoderQ, np.ndarray]:
             raise QuantizationError(f"array {n} has shape {arrays[n].shape}, config says {shape}")
     if np.any(std <= 0):
         raise QuantizationError("input.std has a non-positive entry")
-    if np.any(tau < 1.0 / F.Q16):
-        raise QuantizationError(f"encoder.tau {tau.min():g} is below the smallest representable (2^-16 units)")
     if np.any(np.abs(A) >= 1.0):
         raise QuantizationError("encoder.A must lie in (-1, 1) for the Q15 state")
 
@@ -82,29 +87,22 @@ def quantize_encoder(arrays: dict, config: dict) -> tuple[EncoderQ, np.ndarray]:
     b_eff = b - (W * (mean / std)[:, None]).sum(axis=0)       # (H,)
     rows = np.concatenate([w_eff, u_eff], axis=1)
 
+    if np.any(1.0 / tau + 1.0 >= 2.0 ** F.INV_TAU_EXP):
+        raise QuantizationError(f"encoder.tau {tau.min():g} is below the smallest the format takes "
+                                f"(1/tau + 1 < 2^{F.INV_TAU_EXP}: tau > {1 / (2 ** F.INV_TAU_EXP - 1):.4g} units)")
     w_q = np.zeros((H, I), dtype=np.int16)
     u_q = np.zeros((H, H), dtype=np.int16)
-    mult = np.zeros(H, dtype=np.int32)
     shift = np.zeros(H, dtype=np.int32)
+    bias_acc = np.zeros(H, dtype=np.int64)
     for j in range(H):
-        q, s = _quantize_row(rows[j])
+        q, shift[j], bias_acc[j] = _quantize_row(rows[j], float(b_eff[j]), j)
         w_q[j], u_q[j] = q[:I], q[I:]
-        try:
-            M, sh = F.quantize_multiplier(s * (1 << F.Z_FRAC_BITS))
-        except ValueError as exc:
-            raise QuantizationError(f"neuron {j}: {exc}") from None
-        if not 1 <= sh <= 62:
-            raise QuantizationError(f"neuron {j}: weight scale {s:g} cannot be requantized (shift {sh})")
-        mult[j], shift[j] = M, sh
-    b_q = np.round(b_eff * (1 << F.Z_FRAC_BITS))
-    if np.any(np.abs(b_q) >= 2 ** 31 - F.Z_CLAMP):
-        raise QuantizationError(f"bias {np.abs(b_eff).max():g} does not fit the Q12 int32 format")
-    inv_tau = np.round(F.Q16 / tau)
-    a_q15 = np.clip(np.round(A * F.Q15), -(F.Q15 - 1), F.Q15 - 1)
+    inv_tau = np.round(2.0 ** (32 - F.INV_TAU_EXP) / tau)
+    a_q31 = np.clip(np.round(A * 2.0 ** 31), -F.A_MAX_Q31, F.A_MAX_Q31)
     substeps = int(m["substeps"])
     dt_mult = F.dt_multiplier(m["time_unit_s"])
-    enc = EncoderQ(w_q=w_q, u_q=u_q, b_q=b_q.astype(np.int32), mult=mult, shift=shift,
-                   inv_tau_q16=inv_tau.astype(np.uint32), a_q15=a_q15.astype(np.int16),
+    enc = EncoderQ(w_q=w_q, u_q=u_q, bias_acc=bias_acc.astype(np.int32), shift=shift,
+                   inv_tau=inv_tau.astype(np.uint32), a_q31=a_q31.astype(np.int32),
                    substeps=substeps, dt_mult=dt_mult,
-                   dt_max_us=F.dt_max_us(dt_mult, substeps, int(inv_tau.max())))
+                   dt_max_us=F.dt_max_us(dt_mult, substeps, float(np.max(1.0 / tau))))
     return enc, in_scale

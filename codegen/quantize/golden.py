@@ -1,9 +1,12 @@
 """The golden model: the fixed-point LTC encoder in numpy integer arithmetic.
 
-This is the specification of every rounding and saturation of the sensor's encoder
-(firmware/solver/ltc_step_q15.c implements it; tests compare the two bit for bit). All arithmetic
-is int64 on values whose bounds are stated in formats.py; shifts of signed values are arithmetic
-(floor), divisions round half away from zero.
+This is the specification of every rounding and saturation of the sensor's encoder (formats.py
+states the formats; firmware/solver/ltc_q15.c is the reference C kernel and
+firmware/solver/cortex_m7/ltc_q15_step_m7.S the optimised one; tests compare both with this file
+bit for bit). All arithmetic is int64 on values whose bounds formats.py states; where a C kernel
+holds a value in 32 bits, `_fits` asserts the bound, so a test that reaches an overflow fails here.
+Shifts of signed values are arithmetic (floor); the division rounds half away from zero (for an
+odd divisor, negative quotients round at ceil(d/2): one AND instead of a sign fix-up on the M7).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import numpy as np
 from codegen.quantize import formats as F
 
 _TABLE = F.sigmoid_table().astype(np.int64)
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+_UINT32 = (0, (1 << 32) - 1)
 
 
 @dataclass(frozen=True)
@@ -22,14 +27,13 @@ class EncoderQ:
     """The integer parameters of one encoder (what the firmware's generated arrays hold)."""
     w_q: np.ndarray         # (H, I) int16: input weights, input normalisation folded in
     u_q: np.ndarray         # (H, H) int16: recurrent weights, row j = inputs of neuron j
-    b_q: np.ndarray         # (H,) int32: bias in Q12
-    mult: np.ndarray        # (H,) int32: requantization multiplier M_j
-    shift: np.ndarray       # (H,) int32: requantization shift sh_j
-    inv_tau_q16: np.ndarray  # (H,) uint32
-    a_q15: np.ndarray       # (H,) int16
+    bias_acc: np.ndarray    # (H,) int32: bias in accumulator units plus the shift's rounding half
+    shift: np.ndarray       # (H,) int32: sh_j in [0, 31], z_q8 = acc >> sh_j
+    inv_tau: np.ndarray     # (H,) uint32: 1/tau in Q(32 - INV_TAU_EXP)
+    a_q31: np.ndarray       # (H,) int32: A in Q31, |a_q31| <= A_MAX_Q31
     substeps: int
     dt_mult: int            # DT_MULT
-    dt_max_us: int          # gaps are clamped to this (DT_MAX_US, or less where the time unit needs it)
+    dt_max_us: int          # gaps are clamped to this (DT_MAX_US, or less where the model needs it)
 
     @property
     def hidden(self) -> int:
@@ -40,70 +44,63 @@ class EncoderQ:
         return self.w_q.shape[1]
 
 
-def round_shift(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """(x + 2^(shift-1)) >> shift on int64: rounding half up (shift >= 1)."""
-    return (x + (np.int64(1) << (shift - 1))) >> shift
+def _fits(v: np.ndarray, bounds: tuple[int, int], what: str) -> np.ndarray:
+    lo, hi = bounds
+    if np.any(v < lo) or np.any(v > hi):
+        raise OverflowError(f"{what} leaves [{lo}, {hi}]: {v.min()} .. {v.max()}")
+    return v
 
 
-def div_round_away(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den rounded half away from zero (den > 0), as C does it with truncating division."""
-    half = den >> 1
-    mag = (np.abs(num) + half) // den
-    return np.where(num < 0, -mag, mag)
+def sigmoid_q15(z_q8: np.ndarray) -> np.ndarray:
+    """Table sigmoid: z in Q8, already saturated to [Z_MIN, Z_MAX] -> Q15."""
+    return _TABLE[np.asarray(z_q8, dtype=np.int64) - F.Z_MIN]
 
 
-def sigmoid_q15(z_q12: np.ndarray) -> np.ndarray:
-    """Table sigmoid: z in Q12, already clamped to [-Z_CLAMP, Z_CLAMP] -> Q15."""
-    u = z_q12.astype(np.int64) + F.Z_CLAMP
-    i = u >> F.SIGMOID_STEP_BITS
-    frac = u & ((1 << F.SIGMOID_STEP_BITS) - 1)
-    i_next = np.minimum(i + 1, F.SIGMOID_POINTS - 1)
-    lo, hi = _TABLE[i], _TABLE[i_next]
-    return lo + (((hi - lo) * frac + (1 << (F.SIGMOID_STEP_BITS - 1))) >> F.SIGMOID_STEP_BITS)
-
-
-def dt_substep_q16(enc: EncoderQ, dt_us: np.ndarray) -> np.ndarray:
+def dt_substep_q16(enc: EncoderQ, dt_us) -> np.ndarray:
     dt = np.minimum(np.asarray(dt_us, dtype=np.int64), enc.dt_max_us)
     return ((dt * enc.dt_mult) >> F.DT_SHIFT) // enc.substeps
 
 
-def preactivation_q12(enc: EncoderQ, acc: np.ndarray) -> np.ndarray:
-    z = round_shift(acc * enc.mult.astype(np.int64), enc.shift.astype(np.int64)) + enc.b_q.astype(np.int64)
-    return np.clip(z, -F.Z_CLAMP, F.Z_CLAMP)
-
-
-def fused_update_q15(enc: EncoderQ, h: np.ndarray, f_q15: np.ndarray, dt_s_q16: np.ndarray) -> np.ndarray:
-    """h <- (h + dt f A) / (1 + dt (1/tau + f)), all in fixed point (see formats.py)."""
-    dt_s = dt_s_q16[..., None] if np.ndim(dt_s_q16) else dt_s_q16
-    f_q16 = 2 * f_q15
-    g_q16 = enc.inv_tau_q16.astype(np.int64) + f_q16
-    q_q16 = (dt_s * g_q16) >> 16
-    p_q16 = (dt_s * f_q16) >> 16
-    den = Q16_ONE + q_q16
-    num = h.astype(np.int64) * Q16_ONE + p_q16 * enc.a_q15.astype(np.int64)
-    k = np.maximum(bit_length(den) - 16, 0)
-    h_new = div_round_away(num >> k, den >> k)
-    return np.clip(h_new, -F.H_MAX_Q15, F.H_MAX_Q15)
-
-
-Q16_ONE = np.int64(F.Q16)
+def preactivation_q8(enc: EncoderQ, acc: np.ndarray) -> np.ndarray:
+    """SSAT(acc >> sh_j, Z_BITS): the bias and the rounding half are in acc already."""
+    _fits(acc, _INT32, "accumulator")
+    return np.clip(acc >> enc.shift.astype(np.int64), F.Z_MIN, F.Z_MAX)
 
 
 def bit_length(v: np.ndarray) -> np.ndarray:
-    """Number of significant bits of non-negative integers below 2^53 (bit_length(0) = 0);
-    C: 32 - __builtin_clz(v) for v > 0."""
+    """Significant bits of non-negative integers below 2^53 (C: 32 - __builtin_clz(v), v > 0)."""
     _, exponent = np.frexp(np.asarray(v, dtype=np.float64))
     return exponent.astype(np.int64)
+
+
+def fused_update_q15(enc: EncoderQ, h: np.ndarray, f_q15: np.ndarray, dt_s_q16) -> np.ndarray:
+    """h <- (h + dt f A) / (1 + dt (1/tau + f)), in the integer steps formats.py lists."""
+    dt_s = np.asarray(dt_s_q16, dtype=np.int64)
+    dte = _fits(dt_s << F.INV_TAU_EXP, _UINT32, "dt_s << INV_TAU_EXP")
+    dte = dte[..., None] if dte.ndim else dte
+    f_shifted = f_q15 << (17 - F.INV_TAU_EXP)
+    g = _fits(enc.inv_tau.astype(np.int64) + f_shifted, _UINT32, "1/tau + f")
+    q = (dte * g) >> 32                                        # UMULL, high word
+    p = (dte * f_shifted) >> 32
+    pa = (p * enc.a_q31.astype(np.int64) + (1 << 31)) >> 32    # SMMULR
+    num = _fits(h + pa, _INT32, "numerator")
+    den = _fits((1 << 16) + q, (1 << 16, F.DEN_MAX), "denominator")
+    c = 32 - bit_length(den)                                   # CLZ, in [1, 15]
+    n = _fits(num << c, _INT32, "normalised numerator")
+    d = den >> (16 - c)
+    t = _fits(n + (d >> 1) - np.where(n < 0, d, 0), _INT32, "rounded numerator")
+    mag = np.abs(t) // d                                       # SDIV truncates toward zero
+    return np.clip(np.where(t < 0, -mag, mag), F.H_MIN_Q15, F.H_MAX_Q15)
 
 
 def step(enc: EncoderQ, h: np.ndarray, x_q: np.ndarray, dt_us) -> np.ndarray:
     """One sample: h (..., H) int16-valued, x_q (..., I) int16-valued, dt_us (...) -> new h."""
     h = h.astype(np.int64)
-    acc_x = x_q.astype(np.int64) @ enc.w_q.T.astype(np.int64)
+    acc_x = x_q.astype(np.int64) @ enc.w_q.T.astype(np.int64) + enc.bias_acc.astype(np.int64)
     dt_s = dt_substep_q16(enc, dt_us)
     u = enc.u_q.T.astype(np.int64)
     for _ in range(enc.substeps):
-        f = sigmoid_q15(preactivation_q12(enc, acc_x + h @ u))
+        f = sigmoid_q15(preactivation_q8(enc, acc_x + h @ u))
         h = fused_update_q15(enc, h, f, dt_s)
     return h
 

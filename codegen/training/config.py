@@ -10,7 +10,7 @@ class ModelConfig:
     inputs: int
     classes: int
     hidden: int = 32
-    substeps: int = 2
+    substeps: int = 1
     trees: int = 4
     depth: int = 3
     expert_hidden: int = 8

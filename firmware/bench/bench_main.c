@@ -7,7 +7,7 @@
  *
  * Variants: 0 loop only, 1 ltc_q15_step (ours), 2 CMSIS-DSP q15 peer, 3 float32 peer,
  * 4 router + leaves in float32 on the sensor (the "whole model on the sensor" ablation),
- * 5 the int8 fallback expert.
+ * 5 the int8 fallback expert, 6 ltc_q15_step_reference (our portable C reference kernel).
  */
 #include <stdint.h>
 
@@ -47,10 +47,10 @@ static uint32_t steps_from_cmdline(void)
 
 #define BENCH_BUFFER static __attribute__((unused))   /* each variant uses some of them */
 BENCH_BUFFER int16_t s_h[BENCH_H];
+BENCH_BUFFER uint8_t s_state[LTC_Q15_STATE_BYTES(BENCH_H, BENCH_I)] __attribute__((aligned(8)));
 BENCH_BUFFER float s_hf[BENCH_H];
 BENCH_BUFFER int16_t s_x[BENCH_I];
 BENCH_BUFFER float s_xf[BENCH_I];
-BENCH_BUFFER uint8_t s_scratch[LTC_Q15_SCRATCH_BYTES(BENCH_H)] __attribute__((aligned(4)));
 BENCH_BUFFER int8_t s_fb_scratch[BENCH_FALLBACK_SCRATCH];
 BENCH_BUFFER int8_t s_scores[BENCH_CLASSES];
 BENCH_BUFFER float s_probs[BENCH_CLASSES];
@@ -67,8 +67,11 @@ int main(void)
             s_xf[i] = (float)s_x[i] * (1.0f / 4096.0f);
         }
 #if BENCH_VARIANT == 1
-        ltc_q15_step(&bench_encoder, s_h, s_x, 5000u, s_scratch);
-        g_sink += s_h[k % BENCH_H];
+        ltc_q15_step(&bench_encoder, s_state, s_x, 5000u);
+        g_sink += ltc_q15_h(&bench_encoder, s_state)[k % BENCH_H];
+#elif BENCH_VARIANT == 6
+        ltc_q15_step_reference(&bench_encoder, s_state, s_x, 5000u);
+        g_sink += ltc_q15_h(&bench_encoder, s_state)[k % BENCH_H];
 #elif BENCH_VARIANT == 2
         ltc_cmsis_q15_step(s_h, s_x, 5000u);
         g_sink += s_h[k % BENCH_H];

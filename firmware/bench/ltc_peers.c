@@ -9,11 +9,11 @@
 #include "arm_math.h"
 
 /* q15 fixed point throughout: h, A, 1/tau (per model time unit, saturated), dt in model units.
- * W, U and A are the encoder's own arrays (bench_encoder). */
+ * W, U and A are the encoder's own quantized values, row-major (bench_w_q15, bench_u_q15, bench_a_q15). */
 void ltc_cmsis_q15_step(int16_t *h, const int16_t *x, uint32_t dt_us)
 {
-    const arm_matrix_instance_q15 w = {BENCH_H, BENCH_I, (q15_t *)bench_encoder.w_q};
-    const arm_matrix_instance_q15 u = {BENCH_H, BENCH_H, (q15_t *)bench_encoder.u_q};
+    const arm_matrix_instance_q15 w = {BENCH_H, BENCH_I, (q15_t *)bench_w_q15};
+    const arm_matrix_instance_q15 u = {BENCH_H, BENCH_H, (q15_t *)bench_u_q15};
     q15_t wx[BENCH_H], uh[BENCH_H], z[BENCH_H], f[BENCH_H], g[BENCH_H], p[BENCH_H], num[BENCH_H], den[BENCH_H];
     q15_t dt_q15 = (q15_t)__SSAT((int32_t)(((uint64_t)dt_us * bench_dt_q15_per_us) >> 16) / BENCH_S, 16);
 
@@ -24,11 +24,11 @@ void ltc_cmsis_q15_step(int16_t *h, const int16_t *x, uint32_t dt_us)
         arm_mult_q15(z, (q15_t *)bench_gain_q15, z, BENCH_H);
         arm_add_q15(z, (q15_t *)bench_b_q15, z, BENCH_H);
         for (uint32_t j = 0; j < BENCH_H; j++) {
-            f[j] = (q15_t)__SSAT(ltc_q15_sigmoid((int32_t)z[j] >> 3), 16);
+            f[j] = (q15_t)__SSAT(ltc_q15_sigmoid((int32_t)z[j] >> 4), 16);   /* z/8 in q15 = Q12 -> Q8 */
         }
         arm_add_q15((q15_t *)bench_inv_tau_q15, f, g, BENCH_H);          /* 1/tau + f */
         arm_scale_q15(g, dt_q15, 0, g, BENCH_H);                          /* dt (1/tau + f) */
-        arm_mult_q15(f, (q15_t *)bench_encoder.a_q15, p, BENCH_H);                /* f A */
+        arm_mult_q15(f, (q15_t *)bench_a_q15, p, BENCH_H);                       /* f A */
         arm_scale_q15(p, dt_q15, 0, p, BENCH_H);                          /* dt f A */
         arm_shift_q15(h, -1, num, BENCH_H);                               /* halves: 1 + x fits q15 */
         arm_shift_q15(p, -1, p, BENCH_H);

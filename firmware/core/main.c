@@ -14,8 +14,7 @@
  * frames) takes well under a millisecond at 480 MHz. */
 #define WATCHDOG_TIMEOUT_MS 500u
 
-static int16_t s_h[RTLNF_MODEL_HIDDEN];
-static uint8_t s_scratch[LTC_Q15_SCRATCH_BYTES(RTLNF_MODEL_HIDDEN)] __attribute__((aligned(4)));
+static uint8_t s_encoder_state[RTLNF_MODEL_ENCODER_STATE_BYTES] __attribute__((aligned(8)));
 static int8_t s_fallback_scratch[RTLNF_MODEL_FALLBACK_SCRATCH_BYTES];
 static sensor_app_t s_app;
 static uint64_t s_sleep_us;
@@ -84,8 +83,7 @@ int main(void)
         .board = RTLNF_BOARD_NAME,
         .build_id = RTLNF_BUILD_ID,
         .boot_flags = watchdog_reset ? RTLNF_HELLO_FLAG_WATCHDOG_RESET : 0u,
-        .h = s_h,
-        .scratch = s_scratch,
+        .encoder_state = s_encoder_state,
         .fallback_scratch = s_fallback_scratch,
         .io = {
             .tx = io_tx, .millis = io_millis, .micros = io_micros, .cycles = cycles ? io_cycles : 0,

@@ -94,7 +94,7 @@ static void send_stats(sensor_app_t *app)
 
 static void reset_sequence(sensor_app_t *app)
 {
-    memset(app->cfg.h, 0, app->cfg.encoder->hidden * sizeof(int16_t));
+    ltc_q15_reset(app->cfg.encoder, app->cfg.encoder_state);
     app->have_last = false;
     app->since_emit = 0;   /* decimation counts from the start of every sequence */
 }
@@ -115,7 +115,7 @@ static void encode_sample(sensor_app_t *app, uint32_t t_us, uint16_t seq, const 
      * encoder resumes exactly where an uninterrupted one would be. */
     uint32_t dt_us = app->have_last ? t_us - app->last_t_us : 0u;
     uint32_t c0 = c->io.cycles != NULL ? c->io.cycles(c->io.ctx) : 0u;
-    ltc_q15_step(c->encoder, c->h, x, dt_us, c->scratch);
+    ltc_q15_step(c->encoder, c->encoder_state, x, dt_us);
     uint32_t cost = c->io.cycles != NULL ? c->io.cycles(c->io.ctx) - c0 : 0u;
     app->last_t_us = t_us;
     app->have_last = true;
@@ -128,14 +128,15 @@ static void encode_sample(sensor_app_t *app, uint32_t t_us, uint16_t seq, const 
     app->since_emit = 0;
     if (app->fallback) {
         int8_t scores[FRAME_BODY_MAX];
-        uint32_t best = fallback_s8_predict(c->fallback, c->h, c->fallback_scratch, scores);
+        uint32_t best = fallback_s8_predict(c->fallback, ltc_q15_h(c->encoder, c->encoder_state), c->fallback_scratch, scores);
         rtlnf_msg_local_prediction_t pred = {.t_us = t_us, .sample_seq = seq, .class_index = (uint8_t)best};
         app->stats.local_predictions++;
         send_message(app, RTLNF_MSG_LOCAL_PREDICTION, &pred, sizeof pred, scores, c->classes);
     } else {
         rtlnf_msg_latent_t latent = {.t_us = t_us, .sample_seq = seq, .flags = app->pending_flags, .cost = cost};
         app->stats.latents++;
-        send_message(app, RTLNF_MSG_LATENT, &latent, sizeof latent, c->h, c->encoder->hidden * sizeof(int16_t));
+        send_message(app, RTLNF_MSG_LATENT, &latent, sizeof latent, ltc_q15_h(c->encoder, c->encoder_state),
+                     c->encoder->hidden * sizeof(int16_t));
         app->pending_flags = 0;   /* flags travel with the next LATENT, not with fallback predictions */
     }
 }

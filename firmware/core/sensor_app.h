@@ -43,8 +43,7 @@ typedef struct {
     const char *board;
     const char *build_id;
     uint8_t boot_flags;                     /* RTLNF_HELLO_FLAG_WATCHDOG_RESET when that is why we booted */
-    int16_t *h;                             /* encoder->hidden */
-    void *scratch;                          /* LTC_Q15_SCRATCH_BYTES(encoder->hidden) */
+    void *encoder_state;                    /* LTC_Q15_STATE_BYTES(hidden, inputs), 8-byte aligned */
     int8_t *fallback_scratch;               /* RTLNF_MODEL_FALLBACK_SCRATCH_BYTES */
     sensor_io_t io;
 } sensor_app_config_t;

@@ -1,21 +1,15 @@
 /*
- * ltc_q15.c - the fixed-point LTC step. Portable C99 plus GCC builtins, SMLAD on the M7;
- * signed right shifts are arithmetic (GCC on Arm and x86 guarantees it), divisions of non-negative
- * values only. Every line mirrors codegen/quantize/golden.py.
+ * ltc_q15.c - the reference fixed-point LTC step: portable C99 plus GCC's __builtin_clz.
+ * Signed right shifts are arithmetic (GCC on Arm and x86 guarantees it). Every line mirrors
+ * codegen/quantize/golden.py; the bounds that keep each value in 32 bits are stated in
+ * codegen/quantize/formats.py and asserted by the golden model.
  */
 #include "solver/ltc_q15.h"
 
-#include <string.h>
-
 #include "solver/sigmoid_q15_table.h"
 
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
-#define LTC_Q15_USE_SMLAD 1
-#endif
-
-#define Q15_MAX 32767
-#define Q16_ONE 65536
+#define Z_MIN (-(1 << (LTC_Q15_Z_BITS - 1)))
+#define Z_MAX ((1 << (LTC_Q15_Z_BITS - 1)) - 1)
 
 ltc_q15_status_t ltc_q15_validate(const ltc_q15_model_t *m)
 {
@@ -26,126 +20,90 @@ ltc_q15_status_t ltc_q15_validate(const ltc_q15_model_t *m)
         return LTC_Q15_BAD_SUBSTEPS;
     }
     for (uint32_t j = 0; j < m->hidden; j++) {
-        if (m->shift[j] < 1 || m->shift[j] > 62) {
+        if (m->neurons[j].shift < 0 || m->neurons[j].shift > LTC_Q15_SHIFT_MAX) {
             return LTC_Q15_BAD_SHIFT;
         }
     }
     return LTC_Q15_OK;
 }
 
-int32_t ltc_q15_sigmoid(int32_t z_q12)
+int32_t ltc_q15_sigmoid(int32_t z_q8)
 {
-    uint32_t u = (uint32_t)(z_q12 + LTC_Q15_Z_CLAMP);
-    uint32_t i = u >> SIGMOID_Q15_STEP_BITS;
-    int32_t frac = (int32_t)(u & ((1u << SIGMOID_Q15_STEP_BITS) - 1u));
-    uint32_t i_next = i + 1u < SIGMOID_Q15_POINTS ? i + 1u : SIGMOID_Q15_POINTS - 1u;
-    int32_t lo = sigmoid_q15_table[i];
-    int32_t hi = sigmoid_q15_table[i_next];
-    /* The table rises monotonically: (hi - lo) * frac >= 0, so the shift rounds half up. */
-    return lo + (((hi - lo) * frac + (1 << (SIGMOID_Q15_STEP_BITS - 1))) >> SIGMOID_Q15_STEP_BITS);
+    z_q8 = z_q8 < Z_MIN ? Z_MIN : (z_q8 > Z_MAX ? Z_MAX : z_q8);
+    return sigmoid_q15_table[z_q8 - Z_MIN];
 }
 
-/* acc + sum a[i] b[i]. On cores with the DSP extension (the M7), SMLAD does two 16x16 multiply-
- * accumulates per instruction; the portable loop is the tail and the host build. The quantizer's
- * row-sum bound rules out int32 overflow, so both orders of summation give the same result. */
-static inline int32_t dot_q15(const int16_t *a, const int16_t *b, uint32_t n, int32_t acc)
+uint32_t ltc_q15_dt_substep_q16(const ltc_q15_model_t *m, uint32_t dt_us)
 {
-    uint32_t i = 0;
-#ifdef LTC_Q15_USE_SMLAD
-    /* Eight lanes per iteration, two accumulators: the loop's own overhead and the dependency
-     * between consecutive SMLADs are spread over four MAC instructions. */
-    int32_t acc2 = 0;
-    for (; i + 7u < n; i += 8u) {
-        int32_t a0, a1, a2, a3, b0, b1, b2, b3;
-        memcpy(&a0, &a[i], 4);
-        memcpy(&a1, &a[i + 2u], 4);
-        memcpy(&a2, &a[i + 4u], 4);
-        memcpy(&a3, &a[i + 6u], 4);
-        memcpy(&b0, &b[i], 4);
-        memcpy(&b1, &b[i + 2u], 4);
-        memcpy(&b2, &b[i + 4u], 4);
-        memcpy(&b3, &b[i + 6u], 4);
-        acc = __smlad(a0, b0, acc);
-        acc2 = __smlad(a1, b1, acc2);
-        acc = __smlad(a2, b2, acc);
-        acc2 = __smlad(a3, b3, acc2);
-    }
-    acc += acc2;
-    for (; i + 1u < n; i += 2u) {
-        int32_t pa, pb;
-        memcpy(&pa, &a[i], sizeof pa);   /* two int16 lanes; memcpy: no alignment assumption */
-        memcpy(&pb, &b[i], sizeof pb);
-        acc = __smlad(pa, pb, acc);
-    }
-#endif
-    for (; i < n; i++) {
-        acc += (int32_t)a[i] * b[i];
-    }
-    return acc;
-}
-
-static int32_t preactivation_q12(const ltc_q15_model_t *m, uint32_t j, int32_t acc)
-{
-    int32_t sh = m->shift[j];
-    int64_t z = (((int64_t)acc * m->mult[j] + ((int64_t)1 << (sh - 1))) >> sh) + m->b_q[j];
-    if (z > LTC_Q15_Z_CLAMP) {
-        z = LTC_Q15_Z_CLAMP;
-    } else if (z < -LTC_Q15_Z_CLAMP) {
-        z = -LTC_Q15_Z_CLAMP;
-    }
-    return (int32_t)z;
-}
-
-/* h <- (h + dt f A) / (1 + dt (1/tau + f)). Bounds (formats.py): den < 2^31, |num| <= 32767 den. */
-static int16_t fused_update_q15(const ltc_q15_model_t *m, uint32_t j, int32_t h, int32_t f_q15, uint32_t dt_s_q16)
-{
-    uint64_t f_q16 = 2u * (uint32_t)f_q15;
-    uint64_t g_q16 = (uint64_t)m->inv_tau_q16[j] + f_q16;
-    uint32_t q_q16 = (uint32_t)(((uint64_t)dt_s_q16 * g_q16) >> 16);
-    int64_t p_q16 = (int64_t)(((uint64_t)dt_s_q16 * f_q16) >> 16);
-    uint32_t den = Q16_ONE + q_q16;
-    int64_t num = (int64_t)h * Q16_ONE + p_q16 * m->a_q15[j];
-
-    /* Scale both down until den < 2^16: the quotient stays, and num then fits an int32 division. */
-    int32_t k = (32 - __builtin_clz(den)) - 16;
-    if (k < 0) {
-        k = 0;
-    }
-    int32_t n = (int32_t)(num >> k);
-    int32_t d = (int32_t)(den >> k);
-    int32_t mag = ((n < 0 ? -n : n) + (d >> 1)) / d;
-    int32_t h_new = n < 0 ? -mag : mag;
-    if (h_new > Q15_MAX) {
-        h_new = Q15_MAX;
-    } else if (h_new < -Q15_MAX) {
-        h_new = -Q15_MAX;
-    }
-    return (int16_t)h_new;
-}
-
-void ltc_q15_step(const ltc_q15_model_t *m, int16_t *h, const int16_t *x, uint32_t dt_us, void *scratch)
-{
-    const uint32_t H = m->hidden, I = m->inputs;
-    int32_t *acc_x = (int32_t *)scratch;
-    int16_t *h_next = (int16_t *)(acc_x + H);
-
-    /* The input part of every accumulator: x is held over the whole interval. */
-    for (uint32_t j = 0; j < H; j++) {
-        acc_x[j] = dot_q15(&m->w_q[j * I], x, I, 0);
-    }
-
     uint32_t dt = dt_us < m->dt_max_us ? dt_us : m->dt_max_us;
     uint32_t dt_q16 = (uint32_t)(((uint64_t)dt * m->dt_mult) >> LTC_Q15_DT_SHIFT); /* < 2^32 by dt_max_us */
-    uint32_t dt_s_q16 = dt_q16 / m->substeps;
+    return dt_q16 / m->substeps;
+}
+
+/* One neuron: acc (bias included) -> f -> h <- (h + dt f A) / (1 + dt (1/tau + f)).
+ * dt_e = dt_s_q16 << LTC_Q15_INV_TAU_EXP, so each product's high word is already in Q16. */
+int16_t ltc_q15_update(const ltc_q15_neuron_t *nr, int32_t acc, int32_t h, uint32_t dt_e)
+{
+    uint32_t f_shifted = (uint32_t)ltc_q15_sigmoid(acc >> nr->shift) << (17 - LTC_Q15_INV_TAU_EXP);
+    uint32_t q = (uint32_t)(((uint64_t)dt_e * (nr->inv_tau + f_shifted)) >> 32);   /* dt (1/tau + f), Q16 */
+    int32_t p = (int32_t)(((uint64_t)dt_e * f_shifted) >> 32);                    /* dt f, Q16 */
+    int32_t pa = (int32_t)(((int64_t)p * nr->a_q31 + ((int64_t)1 << 31)) >> 32);  /* dt f A, Q15 */
+    int32_t num = h + pa;
+    uint32_t den = 65536u + q;                                                     /* [2^16, 2^31) */
+
+    /* Normalise so that d keeps 16 significant bits and n stays in int32 (golden.py asserts it). */
+    int32_t c = __builtin_clz(den);
+    int32_t n = (int32_t)((uint32_t)num << c);
+    int32_t d = (int32_t)(den >> (16 - c));
+    int32_t r = (n + (d >> 1) - (n < 0 ? d : 0)) / d;             /* rounded half away from zero */
+    return (int16_t)(r < -32768 ? -32768 : (r > 32767 ? 32767 : r));
+}
+
+void ltc_q15_reset(const ltc_q15_model_t *m, void *state)
+{
+    uint8_t *bytes = (uint8_t *)state;
+    for (size_t i = 0; i < LTC_Q15_STATE_BYTES(m->hidden, m->inputs); i++) {
+        bytes[i] = 0;
+    }
+}
+
+int16_t *ltc_q15_h(const ltc_q15_model_t *m, void *state)
+{
+    return (int16_t *)state + LTC_Q15_X_LANES(m->inputs);
+}
+
+void ltc_q15_step_reference(const ltc_q15_model_t *m, void *state, const int16_t *x, uint32_t dt_us)
+{
+    const uint32_t H = m->hidden, I = m->inputs, lanes = (uint32_t)LTC_Q15_LANES(H, I);
+    int16_t *v = (int16_t *)state;
+    int16_t *h = ltc_q15_h(m, state);
+    int32_t *acc = (int32_t *)(v + lanes);
+
+    for (uint32_t i = 0; i < I; i++) {
+        v[i] = x[i];
+    }
+    uint32_t dt_e = ltc_q15_dt_substep_q16(m, dt_us) << LTC_Q15_INV_TAU_EXP;
 
     for (uint32_t s = 0; s < m->substeps; s++) {
+        /* Every row sees the old h (semi-implicit Euler): all accumulators first, then the update. */
         for (uint32_t j = 0; j < H; j++) {
-            int32_t acc = dot_q15(&m->u_q[j * H], h, H, acc_x[j]);
-            int32_t f = ltc_q15_sigmoid(preactivation_q12(m, j, acc));
-            h_next[j] = fused_update_q15(m, j, h[j], f, dt_s_q16);
+            const int16_t *row = &m->weights[(j / LTC_Q15_GROUP) * LTC_Q15_GROUP * lanes + (j % LTC_Q15_GROUP) * 2u];
+            int32_t a = m->bias_acc[j];
+            for (uint32_t i = 0; i < lanes; i++) {
+                a += (int32_t)row[(i / 2u) * LTC_Q15_GROUP * 2u + (i % 2u)] * v[i];
+            }
+            acc[j] = a;
         }
         for (uint32_t j = 0; j < H; j++) {
-            h[j] = h_next[j];
+            h[j] = ltc_q15_update(&m->neurons[j], acc[j], h[j], dt_e);
         }
     }
 }
+
+#if !(defined(__ARM_ARCH_7EM__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP)
+/* No optimised kernel for this core: the reference is the kernel. */
+void ltc_q15_step(const ltc_q15_model_t *m, void *state, const int16_t *x, uint32_t dt_us)
+{
+    ltc_q15_step_reference(m, state, x, dt_us);
+}
+#endif

@@ -18,6 +18,7 @@ test fails.
 from __future__ import annotations
 
 import argparse
+import bisect
 import re
 import subprocess
 import sys
@@ -101,15 +102,21 @@ def _read_callgraph(build_dir: Path) -> dict[str, dict[str, Function]]:
 
 
 def _disassembly(elf: Path) -> dict[str, Function]:
-    """Frames and calls of every function in the ELF, from its instructions (for library code)."""
+    """Frames and calls of every function in the ELF, from its instructions (for library code).
+    Branch targets are resolved by address, not by objdump's label: a local branch inside a
+    function is not a call, whatever symbol objdump names the address after (an absolute symbol
+    such as __stack_size__ can share a value with code addresses)."""
     out = subprocess.run(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)],
                          capture_output=True, text=True, check=True).stdout
     funcs: dict[str, Function] = {}
+    starts: list[tuple[int, str]] = []
+    branches: list[tuple[Function, int]] = []
     cur = None
     for line in out.splitlines():
-        head = re.match(r"^[0-9a-f]+ <([^>]+)>:$", line)
+        head = re.match(r"^([0-9a-f]+) <([^>]+)>:$", line)
         if head:
-            cur = funcs.setdefault(head.group(1), Function(head.group(1), 0, unit="(disassembly)"))
+            cur = funcs.setdefault(head.group(2), Function(head.group(2), 0, unit="(disassembly)"))
+            starts.append((int(head.group(1), 16), head.group(2)))
             continue
         if cur is None or ":\t" not in line:
             continue
@@ -127,11 +134,16 @@ def _disassembly(elf: Path) -> dict[str, Function]:
         elif op.startswith("str") and re.search(r"\[sp, #-(\d+)\]!", args):
             cur.frame += int(re.search(r"\[sp, #-(\d+)\]!", args).group(1))
         elif op in ("bl", "blx", "b") and "<" in args:
-            target = re.search(r"<([^+>]+)", args).group(1)
-            if target != cur.name:
-                cur.calls.add(target)
+            branches.append((cur, int(args.split()[0], 16)))
         elif op == "blx":
             cur.calls.add(INDIRECT)
+    starts.sort()
+    addrs = [a for a, _ in starts]
+    for fn, target in branches:
+        i = bisect.bisect_right(addrs, target) - 1
+        name = starts[i][1] if i >= 0 else f"0x{target:x}"
+        if name != fn.name:
+            fn.calls.add(name)
     return funcs
 
 

@@ -78,7 +78,9 @@ cpu_flags = [
 ]
 
 env.Append(
-    ASFLAGS=cpu_flags + ["-x", "assembler-with-cpp"],
+    # Assembly (the optimised kernels) goes through the C preprocessor; assembler warnings are errors
+    # as compiler warnings are (build_flags' -Werror reaches C only).
+    ASFLAGS=cpu_flags + ["-x", "assembler-with-cpp", "-Wa,--fatal-warnings"],
     CCFLAGS=cpu_flags + [
         "-O2",
         "-g",

@@ -15,8 +15,7 @@ size_t shim_poll(uint8_t *out, size_t cap);
 
 static uint8_t s_tx[1 << 18];
 static size_t s_tx_len;   /* bytes sent since the last call returned them */
-static int16_t s_h[RTLNF_MODEL_HIDDEN];
-static uint8_t s_scratch[LTC_Q15_SCRATCH_BYTES(RTLNF_MODEL_HIDDEN)];
+static uint8_t s_encoder_state[RTLNF_MODEL_ENCODER_STATE_BYTES] __attribute__((aligned(8)));
 static int8_t s_fallback_scratch[RTLNF_MODEL_FALLBACK_SCRATCH_BYTES];
 static sensor_app_t s_app;
 static uint32_t s_now_us;
@@ -59,7 +58,7 @@ void shim_init(void)
     sensor_app_config_t cfg = {
         .encoder = &rtlnf_model_encoder, .fallback = &rtlnf_model_fallback, .classes = RTLNF_MODEL_CLASSES,
         .model_hash = RTLNF_MODEL_HASH_BYTES, .fw_version = {0, 1, 0}, .board = "host", .build_id = "shim",
-        .h = s_h, .scratch = s_scratch, .fallback_scratch = s_fallback_scratch,
+        .encoder_state = s_encoder_state, .fallback_scratch = s_fallback_scratch,
         .io = {.tx = collect, .millis = clock_ms, .micros = clock_us, .cycles = cycles},
     };
     s_tx_len = 0;
