@@ -6,6 +6,7 @@
 #include "core/board.h"
 #include "arch/cortex_m7/cm7.h"
 #include "arch/cortex_m7/console_rx.h"
+#include "arch/cortex_m7/console_tx.h"
 #include "board_irq.h"
 
 #define UART0_BASE        0x40004000u
@@ -20,10 +21,13 @@
 #define UART_STATE_RXOVR  (1u << 3)
 #define UART_CTRL_TXEN    (1u << 0)
 #define UART_CTRL_RXEN    (1u << 1)
+#define UART_CTRL_TXINTEN (1u << 2)
 #define UART_CTRL_RXINTEN (1u << 3)
+#define UART_INT_TX       (1u << 0)
 #define UART_INT_RX       (1u << 1)
 
 #define UART0_RX_IRQ      0u
+#define UART0_TX_IRQ      1u
 
 /* CMSDK APB watchdog (DDI 0479): counts WDOGCLK (the 25 MHz system clock in QEMU) down from LOAD;
  * the first expiry raises its interrupt (NMI), the second, still unacknowledged, resets. */
@@ -41,9 +45,11 @@
 void board_init(void)
 {
     console_rx_init();
+    console_tx_init();
     UART0_BAUDDIV = F_CPU / CONSOLE_BAUD;
-    UART0_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXINTEN;
+    UART0_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXINTEN | UART_CTRL_TXINTEN;
     cm7_nvic_enable(UART0_RX_IRQ, 0x40);
+    cm7_nvic_enable(UART0_TX_IRQ, 0x40);
     cm7_systick_start(F_CPU);
     cm7_enable_irq();
 }
@@ -61,12 +67,29 @@ void UART0_RX_IRQHandler(void)
     }
 }
 
-void board_uart_write(const uint8_t *data, size_t len)
+/* The CMSDK UART interrupts when its one-byte TX buffer empties (TXFULL 1 -> 0), not while it is
+ * empty: a transfer is started by writing its first byte, and s_tx_busy says one is under way. */
+static volatile bool s_tx_busy;
+
+static void send_next(void)
 {
-    for (size_t i = 0; i < len; i++) {
-        while (UART0_STATE & UART_STATE_TXFULL) {
-        }
-        UART0_DATA = data[i];
+    uint8_t byte;
+    s_tx_busy = console_tx_pop(&byte);
+    if (s_tx_busy) {
+        UART0_DATA = byte;
+    }
+}
+
+void UART0_TX_IRQHandler(void)
+{
+    UART0_INTSTATUS = UART_INT_TX;
+    send_next();
+}
+
+void board_uart_tx_start(void)
+{
+    if (!s_tx_busy && !(UART0_STATE & UART_STATE_TXFULL)) {
+        send_next();
     }
 }
 

@@ -3,5 +3,6 @@
 #define RTLNF_BOARD_IRQ_H
 
 void UART0_RX_IRQHandler(void);
+void UART0_TX_IRQHandler(void);
 
 #endif /* RTLNF_BOARD_IRQ_H */

@@ -13,5 +13,6 @@ __attribute__((section(".isr_vector"), used))
 const cm7_vector_t g_vector_table[16 + MPS2_IRQ_COUNT] = {
     CM7_CORE_VECTORS(&__stack_top__),
     [16 + 0] = UART0_RX_IRQHandler,
-    [16 + 1 ... 16 + MPS2_IRQ_COUNT - 1] = Default_Handler,
+    [16 + 1] = UART0_TX_IRQHandler,
+    [16 + 2 ... 16 + MPS2_IRQ_COUNT - 1] = Default_Handler,
 };

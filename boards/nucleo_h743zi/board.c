@@ -15,6 +15,7 @@
 #include "core/board.h"
 #include "arch/cortex_m7/cm7.h"
 #include "arch/cortex_m7/console_rx.h"
+#include "arch/cortex_m7/console_tx.h"
 #include "board_irq.h"
 
 #include <stdbool.h>
@@ -112,6 +113,7 @@
 #define USART_CR1_RE     (1u << 2)
 #define USART_CR1_TE     (1u << 3)
 #define USART_CR1_RXNEIE (1u << 5)
+#define USART_CR1_TXEIE  (1u << 7)   /* TXFNFIE: the FIFO stays disabled, so "TX data register empty" */
 #define USART_ISR_PE   (1u << 0)
 #define USART_ISR_FE   (1u << 1)
 #define USART_ISR_NE   (1u << 2)
@@ -220,6 +222,7 @@ static void start_clocks(void)
 static void start_console(void)
 {
     console_rx_init();
+    console_tx_init();
 
     RCC_AHB4ENR |= RCC_AHB4ENR_GPIODEN;
     RCC_APB1LENR |= RCC_APB1LENR_USART3EN;
@@ -259,16 +262,23 @@ void USART3_IRQHandler(void)
     while (USART3_ISR & USART_ISR_RXNE) {
         console_rx_push((uint8_t)USART3_RDR);
     }
+    /* TX: refill the data register while it is empty; with the ring drained, stop the interrupt
+     * (TXE stays set while the register is empty: left enabled it would fire forever). */
+    if (USART3_CR1 & USART_CR1_TXEIE) {
+        uint8_t byte;
+        while (USART3_ISR & USART_ISR_TXE) {
+            if (!console_tx_pop(&byte)) {
+                USART3_CR1 &= ~USART_CR1_TXEIE;
+                break;
+            }
+            USART3_TDR = byte;
+        }
+    }
 }
 
-void board_uart_write(const uint8_t *data, size_t len)
+void board_uart_tx_start(void)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (!wait_bits(&USART3_ISR, USART_ISR_TXE, USART_ISR_TXE)) {
-            return; /* USART not clocked: drop the rest rather than hang */
-        }
-        USART3_TDR = data[i];
-    }
+    USART3_CR1 |= USART_CR1_TXEIE;    /* TXE is a level: the interrupt comes at once if the register is empty */
 }
 
 uint32_t board_cpu_hz(void)

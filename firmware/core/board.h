@@ -12,11 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Brings up clocks, caches, the millisecond tick and the console UART (RX interrupt-driven).
+/* Brings up clocks, caches, the millisecond tick and the console UART (RX and TX interrupt-driven).
  * Every hardware wait inside is bounded: a bit an emulator does not model never hangs the boot. */
 void board_init(void);
 
-/* Queues len bytes for transmission; returns when the last byte is in the UART's TX register. */
+/* Queues len bytes for transmission and returns: the UART's interrupt sends them while the core
+ * goes on or sleeps. Waits only while the TX ring is full; drops the rest if it never drains. */
 void board_uart_write(const uint8_t *data, size_t len);
 
 /* Moves up to max received bytes out of the RX ring buffer; never blocks. */
