@@ -26,10 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
 
 CPU_HZ = 480e6
-# Cycle model: QEMU counts instructions, not cycles. The Cortex-M7 issues up to two instructions
-# per cycle, but loads feeding SMLAD, taken branches (pipeline refill) and SDIV/UDIV (2-12 cycles)
-# cost more: we state one cycle per instruction (CPI 1.0) and show CPI 0.7 and 1.5 as the band.
-CPI, CPI_BAND = 1.0, (0.7, 1.5)
+# Cycles: QEMU counts instructions, not cycles; bench/sensor_cost.py turns each variant's executed
+# instruction mix into cycles (one per instruction, load/store multiples ceil(words/2), divides 7,
+# with its sources) and a dual-issue lower bound. Times and energy use the model's cycles.
 BAUD = 921600
 BITS_PER_BYTE = 10                              # 8N1
 # Energy model: supply and currents of the STM32H743 at 480 MHz (VOS0, caches on, peripherals
@@ -52,30 +51,36 @@ def step(msg: str) -> None:
 
 def sensor(art, work: Path) -> dict:
     from bench import sensor_cost as sc
-    r = sc.measure(sc.artifact_model(art), ["rtlnf", "cmsis", "float32", "forest_f32", "fallback_s8"], work / "default")
+    r = sc.measure(sc.artifact_model(art), ["rtlnf", "rtlnf_reference", "cmsis", "float32", "forest_f32", "fallback_s8"],
+                   work / "default", cycles=True)
     d = r["dims"]
     floor = sc.mac_floor(d["hidden"], d["inputs"], d["substeps"])
-    ins = r["instructions"]
-    us = {k: v * CPI / CPU_HZ * 1e6 for k, v in ins.items()}
+    ins, cyc = r["instructions"], r["cycles"]
     return {"dims": d, "instructions": ins, "loop_overhead": r["loop_overhead"], "floor": floor,
+            "cycles": cyc, "cycles_lower_bound": r["cycles_lower_bound"], "mix": r["mix"],
             "ratios": {"ours / floor": ins["rtlnf"] / floor["floor"],
                        "ours / single-pass MAC floor": ins["rtlnf"] / floor["floor_single_pass"],
                        "CMSIS-DSP q15 / ours": ins["cmsis"] / ins["rtlnf"],
-                       "float32 C / ours": ins["float32"] / ins["rtlnf"]},
-            "time_us_at_480MHz": us,
+                       "float32 C / ours": ins["float32"] / ins["rtlnf"],
+                       "reference C / ours": ins["rtlnf_reference"] / ins["rtlnf"],
+                       "CMSIS-DSP q15 / ours (cycles)": cyc["cmsis"] / cyc["rtlnf"],
+                       "float32 C / ours (cycles)": cyc["float32"] / cyc["rtlnf"]},
+            "time_us_at_480MHz": {k: v / CPU_HZ * 1e6 for k, v in cyc.items()},
             "method": "QEMU 7.2 TCG insn plugin (inline), mps2_an500_bench build with the nucleo_h743zi compiler "
                       f"flags; (count({sc.STEPS[1]}) - count({sc.STEPS[0]})) / {sc.STEPS[1] - sc.STEPS[0]} per step, "
-                      "input-generation loop subtracted; time = instructions x CPI 1.0 / 480 MHz"}
+                      "input-generation loop subtracted. Cycles: the executed instruction mix (insn plugin match "
+                      "log, one step) under the model in bench/sensor_cost.py; time = cycles / 480 MHz"}
 
 
 def scaling(work: Path) -> dict:
     from bench import sensor_cost as sc
     hidden = {}
     for H in (8, 16, 32, 64, 128):
-        r = sc.measure(sc.random_model(H), ["rtlnf", "cmsis", "float32"], work / f"h{H}")
-        flash = 2 * H * 12 + 2 * H * H + 4 * 4 * H + 2 * H
-        hidden[H] = {**r["instructions"], "floor": sc.mac_floor(H, 12, 2)["floor"],
-                     "encoder_flash_bytes": flash, "encoder_ram_bytes": 2 * H + 6 * H}
+        model = sc.random_model(H)
+        r = sc.measure(model, ["rtlnf", "cmsis", "float32"], work / f"h{H}")
+        sizes = sc.encoder_memory(model)
+        hidden[H] = {**r["instructions"], "floor": sc.mac_floor(H, 12, model.config["model"]["substeps"])["floor"],
+                     "encoder_flash_bytes": sizes["flash_encoder_bytes"], "encoder_ram_bytes": sizes["ram_encoder_bytes"]}
         step(f"  hidden {H}: ours {r['instructions']['rtlnf']:.0f}, CMSIS {r['instructions']['cmsis']:.0f}, "
              f"float32 {r['instructions']['float32']:.0f} instructions/step")
     leaves = {}
@@ -117,18 +122,46 @@ def leaves_throughput(work: Path) -> dict:
     return out
 
 
-def energy(sensor_res: dict, bytes_latent: int) -> dict:
-    t_enc = sensor_res["instructions"]["rtlnf"] * CPI / CPU_HZ
+# The TX interrupt: each byte costs an exception entry and return (12 cycles each, the Cortex-M
+# interrupt latency without tail-chaining) plus the handler's instructions, counted from the ELF.
+EXCEPTION_CYCLES = 24
+TX_ISR_FUNCTIONS = ("USART3_IRQHandler", "console_tx_pop", "ring_pop")
+
+
+def tx_interrupt_cycles(elf: Path) -> int:
+    """An upper bound of one TX interrupt on the NUCLEO: every instruction of the handler and the
+    functions it calls for one byte (each counted once; ring_pop's loop runs once for one byte)."""
+    import subprocess
+    out = subprocess.run(["arm-none-eabi-objdump", "-d", "--no-show-raw-insn", str(elf)],
+                         capture_output=True, text=True, check=True).stdout
+    count, inside = 0, False
+    for line in out.splitlines():
+        if line.endswith(">:"):
+            inside = line.split("<", 1)[1][:-2] in TX_ISR_FUNCTIONS
+        elif inside and ":\t" in line:
+            count += 1
+    return count + EXCEPTION_CYCLES
+
+
+def energy(sensor_res: dict, bytes_latent: int, isr_cycles: int) -> dict:
+    t_enc = sensor_res["cycles"]["rtlnf"] / CPU_HZ
     t_tx = bytes_latent * BITS_PER_BYTE / BAUD
-    as_built = VDD * I_RUN_A * (t_enc + t_tx)                  # TX by polling: the core waits, awake
-    dma = VDD * (I_RUN_A * t_enc + I_SLEEP_A * t_tx)           # TX by DMA, core in WFI meanwhile
+    t_isr = bytes_latent * isr_cycles / CPU_HZ
+    polled = VDD * I_RUN_A * (t_enc + t_tx)                                  # the core waits, awake
+    as_built = VDD * (I_RUN_A * (t_enc + t_isr) + I_SLEEP_A * (t_tx - t_isr))  # TX interrupt per byte, WFI between
+    dma = VDD * (I_RUN_A * t_enc + I_SLEEP_A * t_tx)                         # TX by DMA, core in WFI meanwhile
+    target_j = TARGETS["energy_mj"] / 1e3
     return {"model": f"E = VDD x (I_run x t_active + I_sleep x t_sleeping); VDD {VDD} V, I_run {I_RUN_A} A, "
-                     f"I_sleep {I_SLEEP_A} A (assumed, see the note), t_encoder from the instruction count, "
-                     f"t_tx = {bytes_latent} B x 10 bit / {BAUD} baud",
-            "t_encoder_us": t_enc * 1e6, "t_tx_us": t_tx * 1e6,
-            "mj_per_inference_as_built_polling_tx": as_built * 1e3,
+                     f"I_sleep {I_SLEEP_A} A (assumed, see the note), t_encoder from the cycle model, "
+                     f"t_tx = {bytes_latent} B x 10 bit / {BAUD} baud, the TX interrupt {isr_cycles} cycles a byte "
+                     f"(its instructions in the NUCLEO ELF plus {EXCEPTION_CYCLES} for entry and return)",
+            "t_encoder_us": t_enc * 1e6, "t_tx_us": t_tx * 1e6, "t_tx_interrupts_us": t_isr * 1e6,
+            "tx_interrupt_cycles": isr_cycles,
+            "mj_per_inference_as_built_interrupt_tx": as_built * 1e3,
+            "mj_per_inference_polled_tx": polled * 1e3,
             "mj_per_inference_dma_tx_wfi": dma * 1e3,
-            "mj_encoder_only": VDD * I_RUN_A * t_enc * 1e3}
+            "mj_encoder_only": VDD * I_RUN_A * t_enc * 1e3,
+            "i_sleep_a_to_meet_target_as_built": (target_j / VDD - I_RUN_A * (t_enc + t_isr)) / (t_tx - t_isr)}
 
 
 def main(argv=None) -> int:
@@ -155,7 +188,8 @@ def main(argv=None) -> int:
     export = json.loads((args.artifact / "export.json").read_text())
     res = {"artifact": str(args.artifact), "model": art.short_hash, "machine": os.uname().nodename,
            "date": time.strftime("%Y-%m-%d %H:%M"), "targets": TARGETS, "article": ARTICLE,
-           "cycle_model": {"cpu_hz": CPU_HZ, "cpi": CPI, "cpi_band": CPI_BAND}}
+           "cycle_model": {"cpu_hz": CPU_HZ, "cycles_div": sensor_cost.CYCLES_DIV, "cycles_vdiv": sensor_cost.CYCLES_VDIV,
+                           "load_store_multiple": "ceil(words / 2)"}}
     sensor_cost.ensure_tools()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -177,11 +211,12 @@ def main(argv=None) -> int:
         res["projection"] = {
             "encoder_ms": t_enc_ms, "uart_latent_ms": t_tx_ms, "gateway_runtime_ms": 1000 / batch1,
             "sample_to_prediction_ms": t_enc_ms + t_tx_ms + 1000 / batch1,
-            "band_ms": [t_enc_ms * c / CPI + t_tx_ms + 1000 / batch1 for c in CPI_BAND],
-            "method": "deterministic sum (the same at p50 and p95): encoder instructions at 480 MHz, LATENT on the "
+            "band_ms": [res["sensor"]["cycles_lower_bound"]["rtlnf"] / CPU_HZ * 1000 + t_tx_ms + 1000 / batch1,
+                        t_enc_ms + t_tx_ms + 1000 / batch1],
+            "method": "deterministic sum (the same at p50 and p95): encoder cycles (model) at 480 MHz, LATENT on the "
                       f"wire at {BAUD} baud 8N1, gateway runtime at batch 1 measured here; excludes the USB link "
                       "of the ST-LINK virtual COM port (polled every 1 ms by the host) and OS scheduling"}
-        res["energy"] = energy(res["sensor"], res["link"]["wire_bytes"]["latent"])
+        res["energy"] = energy(res["sensor"], res["link"]["wire_bytes"]["latent"], tx_interrupt_cycles(elf))
         step("accuracy and gateway ablations on the whole test split (golden fixed-point latents)")
         rep = export["report"]
         res["accuracy"] = {"float": rep["accuracy_float"], "fixed_point_encoder": rep["accuracy_fixed_point_encoder"],
@@ -201,7 +236,8 @@ def main(argv=None) -> int:
                             + d["leaves"] * d["classes"] * (d["expert"] + 1))
         res["ablations"]["split"] = {
             "whole model on the sensor: instructions per sample": whole,
-            "whole model on the sensor: time at 480 MHz (us)": whole * CPI / CPU_HZ * 1e6,
+            "whole model on the sensor: time at 480 MHz (us)":
+                (res["sensor"]["cycles"]["rtlnf"] + res["sensor"]["cycles"]["forest_f32"]) / CPU_HZ * 1e6,
             "whole model on the sensor: extra flash for router + leaves (float32 bytes)": forest_bytes,
             "vertical split: sensor instructions per sample": res["sensor"]["instructions"]["rtlnf"],
             "vertical split: bytes per inference": res["link"]["wire_bytes"]["latent"],
