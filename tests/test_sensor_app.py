@@ -129,6 +129,19 @@ def test_bad_messages_are_nacked_not_acted_on(sensor, body, reason):
     assert msgs[0].fields["ref_seq"] == 7
 
 
+def test_echo_answers_with_the_asked_size_and_rejects_what_cannot_fit(sensor):
+    lib, _ = sensor
+    link = Link(lib)
+    link.start()
+    for reply, padding in ((0, 0), (75, 29), (framing.BODY_MAX - 6, 3)):
+        [echo] = link.message("ECHO", 3, array=[7] * padding, reply_bytes=reply)
+        assert echo.name == "ECHO" and echo.fields["reply_bytes"] == 0
+        assert bytes(echo.array) == bytes(reply)
+    [nack] = link.message("ECHO", 4, reply_bytes=framing.BODY_MAX - 5)
+    assert (nack.name, nack.fields["reason"], nack.fields["ref_seq"]) == ("NACK", P.NACK_REASONS["BAD_LENGTH"], 4)
+    assert link.stats()["frames_ok"] == 4       # the three echoes and the STATS request itself
+
+
 def test_corrupted_frame_is_nacked_with_its_framing_reason(sensor):
     lib, _ = sensor
     link = Link(lib)

@@ -17,6 +17,7 @@
 #define RTLNF_MSG_NACK 0x07u   /* sensor->host */
 #define RTLNF_MSG_REQUEST 0x08u   /* host->sensor */
 #define RTLNF_MSG_CONFIG 0x09u   /* host->sensor */
+#define RTLNF_MSG_ECHO 0x0Au   /* both */
 
 #define RTLNF_FALLBACK_AFTER_MS 1000u
 #define RTLNF_GATEWAY_HEARTBEAT_PERIOD_MS 250u
@@ -139,5 +140,11 @@ typedef struct __attribute__((packed)) {
     uint32_t generator_seed;
 } rtlnf_msg_config_t;
 _Static_assert(sizeof(rtlnf_msg_config_t) == 10, "rtlnf_msg_config_t differs from protocol_spec.py");
+
+/* link test: the sensor answers at once with an ECHO of reply_bytes zero payload bytes, whatever the request's payload: the link's own round trip for frames of chosen sizes (the benchmark's echo floor); followed by uint8_t payload[] to the end of the body */
+typedef struct __attribute__((packed)) {
+    uint16_t reply_bytes;
+} rtlnf_msg_echo_t;
+_Static_assert(sizeof(rtlnf_msg_echo_t) == 2, "rtlnf_msg_echo_t differs from protocol_spec.py");
 
 #endif /* RTLNF_PROTOCOL_DEFS_H */

@@ -232,6 +232,24 @@ static void on_frame(sensor_app_t *app, const uint8_t *body, size_t len)
         }
         break;
     }
+    case RTLNF_MSG_ECHO: {
+        static const uint8_t zeros[FRAME_BODY_MAX];
+        rtlnf_msg_echo_t echo;
+        if (plen < sizeof echo) {
+            send_nack(app, hdr.seq, hdr.type, RTLNF_NACK_BAD_LENGTH);
+            break;
+        }
+        memcpy(&echo, payload, sizeof echo);
+        if (sizeof hdr + sizeof echo + echo.reply_bytes > FRAME_BODY_MAX) {
+            send_nack(app, hdr.seq, hdr.type, RTLNF_NACK_BAD_LENGTH);
+            break;
+        }
+        app->stats.frames_ok++;
+        size_t reply = echo.reply_bytes;
+        echo.reply_bytes = 0;
+        send_message(app, RTLNF_MSG_ECHO, &echo, sizeof echo, zeros, reply);
+        break;
+    }
     case RTLNF_MSG_HEARTBEAT:
         if (plen != sizeof(rtlnf_msg_heartbeat_t)) {
             send_nack(app, hdr.seq, hdr.type, RTLNF_NACK_BAD_LENGTH);

@@ -68,6 +68,11 @@ MESSAGES = (
         ("source", "uint8_t"), ("decimation", "uint8_t"), ("generator_period_us", "uint32_t"),
         ("generator_seed", "uint32_t"),
     ), doc="choose the sample source and the latent decimation; answered with STATS"),
+    Message("ECHO", 0x0A, "both", (
+        ("reply_bytes", "uint16_t"),
+    ), array=("payload", "uint8_t"), doc="link test: the sensor answers at once with an ECHO of reply_bytes zero "
+                                        "payload bytes, whatever the request's payload: the link's own round trip "
+                                        "for frames of chosen sizes (the benchmark's echo floor)"),
 )
 
 HELLO_FLAG_CYCLE_COUNTER = 0x01     # LATENT.cost counts CPU cycles (0 on boards without a counter)
