@@ -26,7 +26,7 @@ def markdown(r: dict) -> str:
         f"{_ok(ins['rtlnf'], t['encoder_instructions_32_12'])} |",
         f"| projected sample -> prediction on hardware | {p['sample_to_prediction_ms']:.2f} ms (dual-issue bound {p['band_ms'][0]:.2f}) | "
         f"{art['p95_ms']} ms (p95) | <= {t['hardware_p95_ms']} ms | {_ok(p['sample_to_prediction_ms'], t['hardware_p95_ms'])} |",
-        f"| pipeline p95 above the emulator's echo floor (same-size frame; REQUEST -> STATS) | "
+        f"| pipeline p95 above the emulator's echo floor (ECHO of the same frame sizes; REQUEST -> STATS) | "
         f"{L['above_same_size_floor_ms']['p95']:.2f} ms ({L['above_echo_floor_ms']['p95']:.2f} ms) | - | "
         f"<= {t['pipeline_p95_above_floor_ms']} ms | {_ok(L['above_same_size_floor_ms']['p95'], t['pipeline_p95_above_floor_ms'])} |",
         f"| bytes per inference (LATENT on the wire) | {L['wire_bytes']['latent']} B | {art['bytes_per_inference']} B | <= {t['bytes']} B | "
@@ -80,11 +80,11 @@ def markdown(r: dict) -> str:
     lines += ["", f"QEMU, {L['samples']} samples of {L['windows']} test windows, one in flight (ms):", "",
               "| | p50 | p95 |", "|---|---|---|"]
     for k, name in (("echo_floor_ms", "emulator echo floor (REQUEST -> STATS)"),
-                    ("echo_floor_same_size_ms", f"emulator echo floor, a {L['sample_frame_bytes']}-byte frame -> NACK"),
+                    ("echo_floor_same_size_ms", f"emulator echo floor: ECHO, a SAMPLE's {L['sample_frame_bytes']} bytes in, a LATENT's out"),
                     ("sample_to_latent_ms", "SAMPLE -> LATENT"),
                     ("link_to_output_ms", "LATENT -> prediction line (gateway)"),
                     ("sample_to_prediction_ms", "SAMPLE -> prediction"),
-                    ("above_same_size_floor_ms", "pipeline above the same-size echo floor"),
+                    ("above_same_size_floor_ms", "pipeline above the ECHO floor (same frame sizes)"),
                     ("above_echo_floor_ms", "pipeline above the REQUEST -> STATS floor")):
         lines.append(f"| {name} | {L[k]['p50']:.3f} | {L[k]['p95']:.3f} |")
     lines += ["", f"Projected on the NUCLEO-H743ZI: encoder {p['encoder_ms']:.3f} ms + LATENT on the wire {p['uart_latent_ms']:.3f} ms "
@@ -120,7 +120,7 @@ def markdown(r: dict) -> str:
             lines.append(f"| training ablation: {k} | {100 * v:.2f} % |" if v <= 1 else f"| training ablation: {k} | {v} |")
     if "solver" in r["ablations"]:
         sv = r["ablations"]["solver"]
-        lines += [f"| solver: fixed-step (fused Euler, {sv['rhs_evaluations_per_sample_fixed']} sub-steps) accuracy on {sv['windows']} windows | "
+        lines += [f"| solver: fixed-step (fused Euler, {sv['rhs_evaluations_per_sample_fixed']} sub-step{'s' if sv['rhs_evaluations_per_sample_fixed'] != 1 else ''}) accuracy on {sv['windows']} windows | "
                   f"{100 * sv['accuracy_fixed_step']:.2f} % |",
                   f"| solver: adaptive DOP853 accuracy on the same windows | {100 * sv['accuracy_adaptive']:.2f} % |",
                   f"| solver: latent difference fixed vs adaptive, max / mean | {sv['latent_max_abs_diff']:.4f} / {sv['latent_mean_abs_diff']:.5f} |",
