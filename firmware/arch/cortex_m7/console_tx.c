@@ -20,23 +20,25 @@ bool console_tx_pop(uint8_t *byte)
 void board_uart_write(const uint8_t *data, size_t len)
 {
     size_t i = 0;
-    uint32_t stalled_since = board_millis();
-    while (i < len) {
+    uint32_t last_progress = board_millis();
+    for (;;) {
         while (i < len && ring_count(&s_tx) < CONSOLE_TX_BYTES) {
             (void)ring_push(&s_tx, data[i++]);
         }
         cm7_disable_irq();
         board_uart_tx_start();
-        if (i < len) {
-            cm7_wfi();        /* ring full: the TX interrupt that frees a slot ends the wait */
+        if (i < len && ring_count(&s_tx) == CONSOLE_TX_BYTES) {
+            cm7_wfi();        /* ring full: the TX interrupt that frees a slot (or the tick) ends the wait */
         }
         cm7_enable_irq();
-        if (i < len && ring_count(&s_tx) == CONSOLE_TX_BYTES) {
-            if (board_millis() - stalled_since > CONSOLE_TX_STALL_MS) {
-                return;       /* the UART does not drain: drop the rest rather than hang */
-            }
-        } else {
-            stalled_since = board_millis();
+        if (i == len) {
+            return;
+        }
+        uint32_t now = board_millis();
+        if (ring_count(&s_tx) < CONSOLE_TX_BYTES) {
+            last_progress = now;                      /* the UART took bytes: a slow line is not a stall */
+        } else if (now - last_progress > CONSOLE_TX_STALL_MS) {
+            return;           /* the UART does not drain: drop the rest rather than hang */
         }
     }
 }

@@ -15,7 +15,7 @@
 /* Bytes queued between board_uart_write and the ISR: a burst of frames without waiting. */
 #define CONSOLE_TX_BYTES 1024u
 
-/* A full ring that does not drain for this long (the UART is not clocked) drops the rest of a write
+/* A full ring that takes no byte for this long (the UART is not clocked) drops the rest of a write
  * rather than hang the main loop. */
 #define CONSOLE_TX_STALL_MS 50u
 

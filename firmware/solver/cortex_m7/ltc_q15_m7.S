@@ -7,11 +7,13 @@
  */
 #if defined(__ARM_ARCH_7EM__) && defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
+#include "solver/cortex_m7/ltc_q15_m7.h"
+
     .syntax unified
     .thumb
     .text
 
-    .equ MAX_BLOCKS, 24             /* 8 lanes a block: LTC_Q15_M7_MAX_LANES = 192 */
+    .equ MAX_BLOCKS, LTC_Q15_M7_MAX_BLOCKS
     .equ BLOCK_BYTES, 84            /* 21 instructions of 4 bytes (.w forces the 32-bit encodings) */
 
 /* acc_r += the 4 rows' weight words (one LDM) times the state word \vw, two lanes each (SMLAD). */
@@ -44,7 +46,7 @@ ltc_q15_m7_accumulate:
     mul     r4, r4, r5              /* groups x lanes = 16-bit weights / 4 ... */
     add     r4, r0, r4, lsl #3      /* ... x 4 rows x 2 bytes: the end of the weights */
     str     r4, [sp, #12]
-    lsrs    r6, r5, #3              /* full blocks of 8 lanes */
+    lsrs    r6, r5, #3              /* full blocks of LTC_Q15_M7_LANES_PER_BLOCK = 8 lanes */
     adr.w   r7, .Lblocks_end
     movs    r8, #BLOCK_BYTES
     mls     r7, r6, r8, r7          /* enter so that exactly `blocks` blocks run */

@@ -10,15 +10,7 @@
 
 #include <string.h>
 
-/* What the assembly supports (its unrolled block sequence), see ltc_q15_m7.S. */
-#define LTC_Q15_M7_MAX_LANES 192u
-
-/* acc[r] = bias[r] + row r . v for every (padded) row: groups of 4 rows, lanes % 4 == 0. */
-void ltc_q15_m7_accumulate(const int16_t *weights, const int32_t *bias, const int16_t *v, int32_t *acc,
-                           uint32_t groups, uint32_t lanes);
-/* h[j] = ltc_q15_update(&neurons[j], acc[j], h[j], dt_e) for j < hidden (hidden >= 1). */
-void ltc_q15_m7_update(const int32_t *acc, const ltc_q15_neuron_t *neurons, int16_t *h, uint32_t hidden,
-                       uint32_t dt_e);
+#include "solver/cortex_m7/ltc_q15_m7.h"
 
 void ltc_q15_step(const ltc_q15_model_t *m, void *state, const int16_t *x, uint32_t dt_us)
 {
