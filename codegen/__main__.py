@@ -20,10 +20,15 @@ def _positive(v: str) -> int:
 def cmd_train(args) -> int:
     from codegen.training.recordings import RecordingError
     from codegen.training.train import TrainOptions, run
+    from host.link.protocol import max_array_length
 
     opts = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                         ablations=not args.no_ablations)
     overrides = {"hidden": args.hidden, "substeps": args.substeps, "trees": args.trees, "depth": args.depth}
+    if args.hidden > max_array_length("LATENT"):
+        print(f"codegen train: error: --hidden {args.hidden}: a LATENT of that many neurons does not fit a link "
+              f"frame (at most {max_array_length('LATENT')})", file=sys.stderr)
+        return 2
     if args.dataset != "synthetic" and not Path(args.dataset).exists():
         print(f"codegen train: error: {args.dataset}: no such file (use 'synthetic' or a .npz/.csv path)",
               file=sys.stderr)
@@ -50,13 +55,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from codegen.export import export
+    from codegen.export import ExportError, export
     from codegen.quantize.encoder import QuantizationError
     from host.artifact import ArtifactError
 
     try:
         m = export(Path(args.artifact), Path(args.out), args.selftest)
-    except (ArtifactError, QuantizationError) as exc:
+    except (ArtifactError, QuantizationError, ExportError) as exc:
         print(f"codegen export: error: {exc}", file=sys.stderr)
         return 2
     r = m["report"]

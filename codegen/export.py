@@ -17,6 +17,7 @@ from codegen.quantize.encoder import quantize_encoder, quantize_inputs, timestam
 from codegen.training import reference
 from codegen.training.train import time_steps
 from host import artifact
+from host.link import protocol
 from host.runtime.engine import LEAVES_INT8_FILE, Predictor
 from host.runtime.forest import Forest, fallback_predict
 
@@ -75,8 +76,17 @@ def selftest_vectors(art: artifact.Artifact, enc: golden.EncoderQ, in_scale: np.
     return selftest.selftest_header(art.short_hash, x, dt, reset, h, scores)
 
 
+class ExportError(Exception):
+    """The model cannot run on the sensor as it is; the message says why."""
+
+
 def export(artifact_dir: Path, out_dir: Path = GENERATED_DIR, selftest_steps: int = 0) -> dict:
     art = artifact.load(artifact_dir)
+    m = art.config["model"]
+    try:
+        protocol.check_model_fits(m["hidden"], m["inputs"], len(art.config["class_names"]))
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
     enc, in_scale = quantize_encoder(art.arrays, art.config)
     fb = fallback_s8.parse(fallback_s8.convert(art.arrays, art.calibration()))
     report = quantization_report(art, enc, in_scale, fb)

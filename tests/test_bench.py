@@ -56,3 +56,41 @@ def test_memory_split_adds_up_to_the_elf(tiny_model, tmp_path):
     assert split["ram_total"] == data + bss
     assert min(split["flash"]["model data"], split["flash"]["solver"], split["flash"]["board"]) > 0
     assert split["ram"]["stack (reserved)"] == 8192
+
+
+@pytest.mark.parametrize("disas,cycles", [
+    ("smlad r2, sl, r6, r2", 1),
+    ("ldm.w r0!, {sl, fp, ip, lr}", 2),          # ceil(4 / 2)
+    ("ldm r1!, {r5, r6, r7}", 2),
+    ("push {r4, r5, r6, r7, r8, sb, sl, fp, lr}", 5),
+    ("vpush {d8-d15}", 8),                       # 16 words
+    ("vldmia r0!, {s0, s1}", 1),
+    ("sdiv r4, r4, r6", sc.CYCLES_DIV),
+    ("vdiv.f32 s0, s1, s2", 16),
+    ("vsqrt.f64 d0, d1", 30),
+    ("ldrd r6, r7, [r1], #8", 1),
+])
+def test_cycle_model_reads_register_lists_and_multicycle_instructions(disas, cycles):
+    assert sc.instruction_cycles(disas) == cycles
+
+
+@needs_plugin
+@pytest.mark.emulator
+def test_instruction_mix_of_one_step_matches_the_count(bench_elves):
+    _, elves = bench_elves
+    mix = sc.cycles_per_step(elves["rtlnf"])
+    assert mix["instructions"] == round(sc.per_step(elves["rtlnf"]))
+    assert mix["cycles_lower_bound"] <= mix["instructions"] <= mix["cycles"]
+    assert mix["mix"]["smlad"] > 0 and mix["mix"]["sdiv"] > 0      # the optimised kernel ran
+
+
+def test_sized_echo_matches_the_frames_it_stands_in_for():
+    from bench.link import sized_echo
+    from host.link import framing, protocol
+
+    for inputs, hidden in ((12, 32), (1, 8), (64, 96)):
+        frame, reply = sized_echo(inputs, hidden)
+        sample = framing.encode(protocol.pack("SAMPLE", 0, t_us=0, flags=0, array=[0] * inputs))
+        latent = framing.encode(protocol.pack("LATENT", 0, t_us=0, sample_seq=0, flags=0, cost=0, array=[0] * hidden))
+        answer = framing.encode(protocol.pack("ECHO", 0, reply_bytes=0, array=[0] * reply))
+        assert (len(frame), len(answer)) == (len(sample), len(latent))

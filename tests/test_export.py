@@ -49,7 +49,7 @@ def load_generated(host_c, gen_dir):
     return lib, Model.in_dll(lib, "rtlnf_model_encoder")
 
 
-@pytest.mark.parametrize("hidden,inputs", [(8, 1), (32, 12), (128, 64)])
+@pytest.mark.parametrize("hidden,inputs", [(8, 1), (32, 12), (119, 72)])   # 119: the widest LATENT a frame carries
 def test_generated_c_equals_golden(host_c, tmp_path, hidden, inputs):
     art = random_artifact(tmp_path / "art", hidden, inputs, seed=hidden + inputs)
     manifest = export(art.path, tmp_path / "gen")
@@ -109,6 +109,17 @@ def test_bad_artifacts_fail_with_one_line(tmp_path):
     artifact.write(huge.path, huge.config, weights)
     proc = run_export(huge.path, tmp_path / "gen")
     assert proc.returncode == 2 and "bias 1e+09 are too large for the int32 accumulator" in proc.stderr
+    wide = random_artifact(tmp_path / "wide", 120, 2)        # a LATENT of 120 neurons: 255 bytes of body
+    proc = run_export(wide.path, tmp_path / "gen")
+    assert proc.returncode == 2 and "a LATENT of 120 neurons does not fit a link frame: at most 119" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+
+
+def test_train_refuses_a_hidden_size_the_link_cannot_carry(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "codegen", "train", "--out", str(tmp_path / "a"), "--hidden", "120"],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+    assert proc.returncode == 2 and "--hidden 120" in proc.stderr and "at most 119" in proc.stderr
+    assert not (tmp_path / "a").exists()
     shapes = random_artifact(tmp_path / "shapes", 8, 2)
     cfg = dict(shapes.config, model=dict(shapes.config["model"], hidden=9))
     artifact.write(shapes.path, cfg, shapes.arrays)

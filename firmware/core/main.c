@@ -10,6 +10,10 @@
 #include "core/sensor_app.h"
 #include "rtlnf_model.h"
 
+/* codegen export refuses such models; this keeps a hand-made one from sending nothing. */
+_Static_assert(sizeof(rtlnf_header_t) + sizeof(rtlnf_msg_latent_t) + RTLNF_MODEL_HIDDEN * sizeof(int16_t)
+                   <= FRAME_BODY_MAX, "a LATENT of this model does not fit a link frame");
+
 /* Longest the loop may go without a kick; the slowest iteration (one encoder step plus a few
  * frames) takes well under a millisecond at 480 MHz. */
 #define WATCHDOG_TIMEOUT_MS 500u

@@ -32,6 +32,24 @@ def _array_format(ctype: str, n: int) -> str:
     return f"<{n}{P.CTYPES[ctype]}"
 
 
+def max_array_length(name: str) -> int:
+    """The most elements a message's variable array can carry in one frame (framing.BODY_MAX)."""
+    from host.link.framing import BODY_MAX
+    msg = P.by_name(name)
+    room = BODY_MAX - struct.calcsize(P.header_format()) - struct.calcsize(P.message_format(msg))
+    return room // struct.calcsize(P.CTYPES[msg.array[1]])
+
+
+def check_model_fits(hidden: int, inputs: int, classes: int) -> None:
+    """Raises ValueError, saying which message and limit, when a model's LATENT, SAMPLE or
+    LOCAL_PREDICTION would not fit one frame (the firmware could not send or take it)."""
+    for name, n, what in (("LATENT", hidden, "neurons"), ("SAMPLE", inputs, "inputs"),
+                          ("LOCAL_PREDICTION", classes, "classes")):
+        if n > max_array_length(name):
+            raise ValueError(f"a {name} of {n} {what} does not fit a link frame: at most "
+                             f"{max_array_length(name)} {what}")
+
+
 def pack(name: str, seq: int, array=(), **values) -> bytes:
     msg = P.by_name(name)
     names = [n for n, _ in msg.fields]
