@@ -15,8 +15,10 @@
 void ltc_q15_step(const ltc_q15_model_t *m, void *state, const int16_t *x, uint32_t dt_us)
 {
     const uint32_t H = m->hidden, I = m->inputs, lanes = (uint32_t)LTC_Q15_LANES(H, I);
-    if (lanes > LTC_Q15_M7_MAX_LANES) {
-        ltc_q15_step_reference(m, state, x, dt_us);   /* larger than the unrolled sequence: same bits */
+    /* Larger than the unrolled sequence, or not word-aligned (LDM and LDRD fault on that): the
+     * reference gives the same bits. The generated model and every state buffer are 8-aligned. */
+    if (lanes > LTC_Q15_M7_MAX_LANES || (((uintptr_t)state | (uintptr_t)m->weights) & 3u) != 0u) {
+        ltc_q15_step_reference(m, state, x, dt_us);
         return;
     }
     int16_t *v = (int16_t *)state;
