@@ -74,11 +74,12 @@ def sensor(art, work: Path) -> dict:
 
 def scaling(work: Path) -> dict:
     from bench import sensor_cost as sc
+    from codegen.emit import model_c
     hidden = {}
     for H in (8, 16, 32, 64, 128):
         model = sc.random_model(H)
         r = sc.measure(model, ["rtlnf", "cmsis", "float32"], work / f"h{H}")
-        sizes = sc.encoder_memory(model)
+        sizes = model_c.encoder_memory_bytes(H, 12)
         hidden[H] = {**r["instructions"], "floor": sc.mac_floor(H, 12, model.config["model"]["substeps"])["floor"],
                      "encoder_flash_bytes": sizes["flash_encoder_bytes"], "encoder_ram_bytes": sizes["ram_encoder_bytes"]}
         step(f"  hidden {H}: ours {r['instructions']['rtlnf']:.0f}, CMSIS {r['instructions']['cmsis']:.0f}, "

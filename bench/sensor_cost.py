@@ -150,17 +150,22 @@ def build_variant(src: Path, variant: str, build_root: Path) -> Path:
                                      "RTLNF_BENCH_INCLUDES": includes})
 
 
-def count_instructions(elf: Path, steps: int) -> int:
+def run_plugin(elf: Path, steps: int, options: str) -> str:
+    """Runs the benchmark firmware for `steps` steps in QEMU under the insn plugin; its log."""
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         proc = subprocess.run(
             ["qemu-system-arm", "-M", "mps2-an500", "-display", "none", "-monitor", "none", "-nodefaults",
              "-semihosting-config", f"enable=on,target=native,arg=bench,arg={steps}", "-kernel", str(elf),
-             "-plugin", f"{PLUGIN},inline=on", "-d", "plugin", "-D", log.name],
+             "-plugin", f"{PLUGIN},{options}", "-d", "plugin", "-D", log.name],
             capture_output=True, text=True, timeout=300)
         text = Path(log.name).read_text()
     if proc.returncode != 0 or "insns:" not in text:
-        raise BenchError(f"{elf}: QEMU exit {proc.returncode}, log {text!r} {proc.stderr[-500:]}")
-    return int(text.split("insns:")[1].split()[0])
+        raise BenchError(f"{elf}: QEMU exit {proc.returncode}, log {text[-500:]!r} {proc.stderr[-500:]}")
+    return text
+
+
+def count_instructions(elf: Path, steps: int) -> int:
+    return int(run_plugin(elf, steps, "inline=on").split("insns:")[1].split()[0])
 
 
 def per_step(elf: Path) -> float:
@@ -210,17 +215,11 @@ def instruction_cycles(disas: str) -> int:
 
 def executed(elf: Path, steps: int) -> dict[str, int]:
     """Every executed instruction's disassembly with its count (the insn plugin's match= log)."""
-    with tempfile.NamedTemporaryFile(suffix=".log") as log:
-        subprocess.run(
-            ["qemu-system-arm", "-M", "mps2-an500", "-display", "none", "-monitor", "none", "-nodefaults",
-             "-semihosting-config", f"enable=on,target=native,arg=bench,arg={steps}", "-kernel", str(elf),
-             "-plugin", f"{PLUGIN},match=", "-d", "plugin", "-D", log.name],
-            capture_output=True, text=True, timeout=300, check=True)
-        counts: dict[str, int] = {}
-        for line in Path(log.name).read_text().splitlines():
-            if line.startswith("0x") and "'" in line:
-                disas = line.split("'")[1]
-                counts[disas] = counts.get(disas, 0) + 1
+    counts: dict[str, int] = {}
+    for line in run_plugin(elf, steps, "match=").splitlines():
+        if line.startswith("0x") and "'" in line:
+            disas = line.split("'")[1]
+            counts[disas] = counts.get(disas, 0) + 1
     return counts
 
 
@@ -280,17 +279,6 @@ def measure(model: BenchModel, variants: list[str], work: Path, cycles: bool = F
                              if n - loop_mix["mix"].get(k, 0)}
     res["elves"] = {k: str(v) for k, v in elves.items()}
     return res
-
-
-def encoder_memory(model: BenchModel) -> dict:
-    """Flash of the encoder's constants (packed weights, biases, neuron table, sigmoid table) and RAM
-    of its state, as the generated C lays them out."""
-    from codegen.emit.model_c import layout
-    from codegen.quantize import formats as F
-    H, I = model.hidden, model.config["model"]["inputs"]
-    _, lanes, rows = layout(H, I)
-    return {"flash_encoder_bytes": 2 * rows * lanes + 4 * rows + 12 * H + 2 * F.SIGMOID_POINTS,
-            "ram_encoder_bytes": 2 * lanes + 4 * rows}
 
 
 def mac_floor(hidden: int, inputs: int, substeps: int) -> dict:

@@ -117,14 +117,20 @@ def source(enc: EncoderQ, fb: FallbackS8, short_hash: str) -> str:
             + encoder_source(enc) + fallback_source(fb, enc.hidden))
 
 
+def encoder_memory_bytes(hidden: int, inputs: int) -> dict:
+    """Flash of the encoder's constants (packed weights, biases, neuron table, sigmoid table) and RAM
+    of its state (LTC_Q15_STATE_BYTES: the state vector, h inside it, and the accumulators)."""
+    _, lanes, rows = layout(hidden, inputs)
+    return {"flash_encoder_bytes": 2 * rows * lanes + 4 * rows + 12 * hidden + 2 * F.SIGMOID_POINTS,
+            "ram_encoder_bytes": 2 * lanes + 4 * rows}
+
+
 def memory_bytes(enc: EncoderQ, fb: FallbackS8) -> dict:
     """Flash of the model constants and RAM of state and scratch (kernel code is counted from the
     ELF by the benchmarks)."""
-    H, I = enc.hidden, enc.inputs
+    H = enc.hidden
     fb_flash = sum(layer.weights.size + 12 * layer.weights.shape[0] + 40 for layer in fb.layers) + 24
     widest = max(layer.weights.shape[0] for layer in fb.layers)
-    _, lanes, rows = layout(H, I)
-    return {"flash_encoder_bytes": 2 * rows * lanes + 4 * rows + 12 * H + 2 * F.SIGMOID_POINTS,
-            "ram_encoder_bytes": 2 * H + 2 * lanes + 4 * rows,
+    return {**encoder_memory_bytes(H, enc.inputs),
             "flash_fallback_bytes": fb_flash,
             "ram_fallback_bytes": H + 2 * widest}
